@@ -1,0 +1,52 @@
+# ssmlab: `make lab` builds the lab on the embedded emulator, `make test` runs the tests.
+# Both run `make setup` first; every target is safe to run again.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ssmlab-installed
+LAB ?= demo
+
+.PHONY: help setup graphviz lab test jupyter emulator-stop
+
+help:
+	@echo "make lab      set up, then build the '$(LAB)' lab on the embedded emulator and print its status"
+	@echo "make test     set up, then run the tests"
+	@echo "make jupyter  set up, then JupyterLab on notebooks/ with the emulator running"
+	@echo "make setup    .venv with ssmlab (editable, dev extra) and Graphviz's dot"
+
+setup: $(STAMP) graphviz
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "ssmlab needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) -V 2>&1). Run: make PYTHON=python3.11 setup"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+# Graphviz's `dot` draws the diagrams: the PyPI package `graphviz` is only its bindings.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's graphviz"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "Graphviz's dot is missing; install it: sudo apt-get install -y graphviz (Debian/Ubuntu), brew install graphviz (macOS) or conda install -c conda-forge graphviz"; \
+	    exit 1; \
+	  fi; }
+
+lab: setup
+	$(BIN)/ssmlab build --lab $(LAB) --target emulator
+	@echo "The emulator keeps running, with the lab in it: '$(BIN)/ssmlab status --lab $(LAB)' shows it, '$(BIN)/ssmlab emulator stop' ends it."
+
+test: setup
+	$(BIN)/python -m pytest
+
+jupyter: setup
+	@mkdir -p notebooks
+	$(BIN)/ssmlab emulator start
+	eval "$$($(BIN)/ssmlab emulator env)" && \
+	  exec $(BIN)/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+emulator-stop:
+	-$(BIN)/ssmlab emulator stop

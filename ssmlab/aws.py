@@ -1,0 +1,123 @@
+"""Small helpers at the AWS edge: paginated describes, waiters, and errors in the learner's terms."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ssmlab.errors import LabError
+
+# What a learner should do about the AWS errors this kit is most likely to meet.
+HINTS = {
+    "UnauthorizedOperation": "your AWS identity is not allowed to do this; ask for the permission or use --target emulator",
+    "AccessDenied": "your AWS identity is not allowed to do this; ask for the permission or use --target emulator",
+    "AccessDeniedException": "your AWS identity is not allowed to do this; ask for the permission or use --target emulator",
+    "VpcLimitExceeded": "the region already has as many VPCs as the account may have (5 by default); delete an unused one or pick another region",
+    "InvalidAMIID.NotFound": "the AMI from the public SSM parameter is not available in this region",
+    "InsufficientInstanceCapacity": "AWS has no capacity for this instance type in this AZ right now; try again or another AZ",
+    "Unsupported": "this instance type or feature is not offered in this AZ; try another AZ or instance type",
+    "ExpiredToken": "your AWS session has expired; log in again (aws sso login, or refresh your keys)",
+    "RequestExpired": "your AWS session has expired or the clock is off; log in again",
+}
+
+
+def error_code(error: Exception) -> str:
+    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
+
+
+def explain(error: Exception, what: str) -> LabError:
+    """One LabError line a learner can act on, for a botocore failure during `what`."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        code = error_code(error)
+        message = error.response.get("Error", {}).get("Message", "")
+        hint = HINTS.get(code)
+        return LabError(f"{what} failed: {code}: {message}" + (f" ({hint})" if hint else ""))
+    return LabError(f"{what} failed: {error}")
+
+
+@contextmanager
+def explained(what: str) -> Iterator[None]:
+    """Raise AWS's failures during `what` as an explained LabError."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (ClientError, BotoCoreError) as error:
+        raise explain(error, what) from error
+
+
+def get_or_none(call: Any, *, missing: tuple[str, ...] = ("NoSuchEntity",), **kwargs: Any) -> dict | None:
+    """A get_* call where an error code in `missing` means 'not there (yet)' rather than a failure."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return call(**kwargs)
+    except ClientError as error:
+        if error_code(error) in missing:
+            return None
+        raise
+
+
+def describe_all(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a paginated describe call, in as few requests as AWS allows."""
+    if client.can_paginate(operation):
+        items: list[dict[str, Any]] = []
+        for page in client.get_paginator(operation).paginate(**kwargs):
+            items.extend(page.get(key, []))
+        return items
+    return getattr(client, operation)(**kwargs).get(key, [])
+
+
+def has_tag(resource: dict[str, Any], key: str, value: str) -> bool:
+    return any(t.get("Key") == key and t.get("Value") == value for t in resource.get("Tags") or [])
+
+
+def tag_value(resource: dict[str, Any], key: str) -> str | None:
+    for tag in resource.get("Tags") or []:
+        if tag.get("Key") == key:
+            return tag.get("Value")
+    return None
+
+
+def only(items: list[dict[str, Any]], what: str, id_key: str) -> dict[str, Any] | None:
+    """The single resource a tag should identify; two of them mean someone copied tags by hand."""
+    if len(items) > 1:
+        ids = ", ".join(str(item.get(id_key)) for item in items)
+        raise LabError(f"found {len(items)} {what}s carrying the same lab tag ({ids}); delete the extra one")
+    return items[0] if items else None
+
+
+def wait(lab: Any, service: str, waiter_name: str, **kwargs: Any) -> None:
+    """A boto3 waiter, polling at the pace that suits the lab's target."""
+    with explained(f"waiting for {waiter_name}"):
+        lab.client(service).get_waiter(waiter_name).wait(WaiterConfig=lab.waiter_config, **kwargs)
+
+
+_VPC_ENDPOINT_WAITERS = {
+    "version": 2,
+    "waiters": {
+        # EC2 has no built-in waiter for endpoints; this one is written in botocore's own format.
+        "VpcEndpointAvailable": {
+            "operation": "DescribeVpcEndpoints",
+            "delay": 5,
+            "maxAttempts": 60,
+            "acceptors": [
+                {"state": "success", "matcher": "pathAll", "argument": "VpcEndpoints[].State", "expected": "available"},
+                {"state": "failure", "matcher": "pathAny", "argument": "VpcEndpoints[].State", "expected": "failed"},
+                {"state": "failure", "matcher": "pathAny", "argument": "VpcEndpoints[].State", "expected": "rejected"},
+            ],
+        }
+    },
+}
+
+
+def wait_for_vpc_endpoints(lab: Any, endpoint_ids: list[str]) -> None:
+    if not endpoint_ids:
+        return
+    from botocore.waiter import WaiterModel, create_waiter_with_client
+
+    waiter = create_waiter_with_client("VpcEndpointAvailable", WaiterModel(_VPC_ENDPOINT_WAITERS), lab.client("ec2"))
+    with explained("waiting for the VPC endpoints to become available"):
+        waiter.wait(VpcEndpointIds=endpoint_ids, WaiterConfig=lab.waiter_config)

@@ -1,0 +1,121 @@
+"""The build: run the steps in order, each idempotent, reporting one line per step.
+
+The notebooks call the same steps one at a time; `ssmlab build` and `make lab` call them
+all. Everything is validated before the first resource is created.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ssmlab import addressing
+from ssmlab.errors import BadInput
+from ssmlab.lab import Lab
+from ssmlab.steps import endpoints, iam, instance, network, security_groups, session_logging
+
+STEPS = ("network", "security-groups", "endpoints", "iam", "instance", "session-logging")
+OPTIONAL_STEPS = ("session-logging",)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    cidr: str = addressing.DEFAULT_VPC_CIDR
+    azs: int = 1
+    subnet_cidrs: tuple[str, ...] = ()
+    instance_type: str = instance.DEFAULT_INSTANCE_TYPE
+    skip_ec2messages: bool = False
+    session_logging: tuple[str, ...] = ()  # () = skip the optional step; else "cloudwatch" and/or "s3"
+
+
+@dataclass(frozen=True)
+class StepReport:
+    step: str
+    summary: str
+    created: tuple[str, ...]
+    seconds: float
+
+
+@dataclass
+class BuildResult:
+    lab: Lab
+    reports: list[StepReport] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def created(self) -> tuple[str, ...]:
+        return tuple(c for r in self.reports for c in r.created)
+
+
+def steps_to_run(until: str | None, options: BuildOptions) -> tuple[str, ...]:
+    """The steps up to and including `until`; the optional step only when asked for."""
+    if until is not None and until not in STEPS:
+        raise BadInput(f"invalid step {until!r}: expected one of {', '.join(STEPS)}")
+    last = STEPS.index(until) if until else len(STEPS) - 1
+    wanted = STEPS[: last + 1]
+    if until != "session-logging" and not options.session_logging:
+        wanted = tuple(s for s in wanted if s not in OPTIONAL_STEPS)
+    return wanted
+
+
+def validate(lab: Lab, options: BuildOptions) -> list[str]:
+    """Check every input before anything exists; returns the AZs the subnets will use."""
+    addressing.subnet_cidrs(options.cidr, options.azs if options.azs > 0 else 1, list(options.subnet_cidrs) or None)
+    for destination in options.session_logging:
+        if destination not in session_logging.DESTINATIONS:
+            raise BadInput(
+                f"invalid session-logging destination {destination!r}: expected 'cloudwatch', 's3' or both"
+            )
+    return network.choose_azs(lab, options.azs)
+
+
+def build(
+    lab: Lab,
+    options: BuildOptions = BuildOptions(),
+    until: str | None = None,
+    report: Callable[[int, int, StepReport], None] | None = None,
+) -> BuildResult:
+    """Run the lab's steps in order (see `steps_to_run`), skipping nothing that is already there."""
+    wanted = steps_to_run(until, options)
+    zones = validate(lab, options)
+    result = BuildResult(lab)
+    r = result.results
+    actions: dict[str, Callable[[], tuple[Any, str]]] = {
+        "network": lambda: _summarise(
+            network.ensure(lab, options.cidr, zones, list(options.subnet_cidrs) or None),
+            lambda n: f"{n.vpc_id} {n.cidr}, {len(n.subnet_ids)} private subnet(s) in {', '.join(n.azs)}, {n.route_table_id}",
+        ),
+        "security-groups": lambda: _summarise(
+            security_groups.ensure(lab, r["network"]),
+            lambda g: f"endpoints {g.endpoint_sg_id} (in: 443 from VPC), instance {g.instance_sg_id} (out: 443 to VPC)",
+        ),
+        "endpoints": lambda: _summarise(
+            endpoints.ensure(lab, r["network"], r["security-groups"], endpoints.services_for(options.skip_ec2messages)),
+            lambda e: ", ".join(f"{x.service} {x.endpoint_id}" for x in e.endpoints) + " (private DNS on)",
+        ),
+        "iam": lambda: _summarise(iam.ensure(lab), lambda i: f"role {i.role_name}, profile {i.profile_name}"),
+        "instance": lambda: _summarise(
+            instance.ensure(lab, r["network"], r["security-groups"], r["iam"], options.instance_type),
+            lambda i: f"{i.instance_id} {i.instance_type} {i.private_ip} ({i.image_id}), {i.state}",
+        ),
+        "session-logging": lambda: _summarise(
+            session_logging.ensure(
+                lab, r["network"], r["security-groups"], r["iam"], options.session_logging or session_logging.DESTINATIONS
+            ),
+            lambda s: ", ".join(x for x in (s.log_group and f"log group {s.log_group}", s.bucket and f"bucket {s.bucket}") if x),
+        ),
+    }
+    for number, step in enumerate(wanted, start=1):
+        started = time.monotonic()
+        value, summary = actions[step]()
+        r[step] = value
+        entry = StepReport(step, summary, tuple(value.created), time.monotonic() - started)
+        result.reports.append(entry)
+        if report:
+            report(number, len(wanted), entry)
+    return result
+
+
+def _summarise(value: Any, describe: Callable[[Any], str]) -> tuple[Any, str]:
+    return value, describe(value)

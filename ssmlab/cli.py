@@ -1,0 +1,159 @@
+"""The `ssmlab` command: parse, call the library, print. No logic of its own.
+
+Exit codes: 0 success, 1 AWS refused something or the lab is incomplete, 2 bad input
+(one line on stderr naming the value and the accepted form; nothing created).
+Heavy imports (boto3, moto, matplotlib, diagrams, papermill) happen inside the commands,
+so `ssmlab --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ssmlab import __version__
+from ssmlab.errors import BadInput, SsmlabError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the bad value and the accepted form), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _lab_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lab", required=True, help="lab name: 1-24 lowercase letters, digits, hyphens")
+    parser.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
+    parser.add_argument(
+        "--target", help="emulator (default, offline) or aws (a real account; asked for explicitly)"
+    )
+
+
+def _lab(args: argparse.Namespace):
+    from ssmlab.lab import Lab, default_region, default_target
+
+    return Lab(args.lab, args.region or default_region(), args.target or default_target())
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number of 1 or more") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number of 1 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ssmlab.build import STEPS
+    from ssmlab.emulator.commands import register as register_emulator
+
+    parser = _Parser(
+        prog="ssmlab",
+        description="Build, inspect and explain a Session Manager lab in a private subnet, "
+        "on the embedded AWS emulator (default) or a real account (--target aws).",
+    )
+    parser.add_argument("--version", action="version", version=f"ssmlab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    register_emulator(commands)
+
+    build = commands.add_parser("build", help="build the lab step by step (idempotent)")
+    _lab_arguments(build)
+    build.add_argument("--until", choices=STEPS, metavar="STEP", help=f"stop after this step: {', '.join(STEPS)}")
+    build.add_argument("--cidr", default="10.0.0.0/16", help="the VPC's CIDR, private, /16 to /28 (default 10.0.0.0/16)")
+    build.add_argument("--azs", type=_positive, default=1, help="private subnets, one per AZ (default 1)")
+    build.add_argument(
+        "--subnet-cidr", action="append", dest="subnet_cidrs", metavar="CIDR",
+        help="a subnet's CIDR inside the VPC, once per AZ (default: /24s carved from the VPC)",
+    )
+    build.add_argument("--instance-type", default="t3.micro", help="default t3.micro")
+    build.add_argument(
+        "--skip-ec2messages", action="store_true",
+        help="no ec2messages endpoint (agents >= 3.3.40.0 don't need it)",
+    )
+    build.add_argument(
+        "--session-logging", nargs="?", const="cloudwatch,s3", metavar="DESTINATIONS",
+        help="also set up session logging: cloudwatch, s3 or cloudwatch,s3 (the default when given alone)",
+    )
+    build.set_defaults(func=cmd_build)
+
+    status = commands.add_parser("status", help="what of the lab exists")
+    _lab_arguments(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BadInput as error:
+        print(f"ssmlab: error: {error}", file=sys.stderr)
+        return 2
+    except SsmlabError as error:
+        print(f"ssmlab: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ssmlab: interrupted; run the same command again to continue where it stopped", file=sys.stderr)
+        return 130
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from ssmlab import build, inventory, status
+    from ssmlab.render import print_status_table, step_line
+
+    lab = _lab(args)
+    options = build.BuildOptions(
+        cidr=args.cidr,
+        azs=args.azs,
+        subnet_cidrs=tuple(args.subnet_cidrs or ()),
+        instance_type=args.instance_type,
+        skip_ec2messages=args.skip_ec2messages,
+        session_logging=tuple(d.strip() for d in args.session_logging.split(",")) if args.session_logging else (),
+    )
+    build.steps_to_run(args.until, options)
+    print(_target_banner(lab), flush=True)
+    result = build.build(lab, options, until=args.until, report=lambda n, total, r: print(step_line(n, total, r), flush=True))
+    created = len(result.created)
+    print(f"\n{created} resource(s) created" + ("" if created else " (everything was already there)"))
+    print_status_table(status.lab_status(inventory.snapshot(lab)))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ssmlab import inventory, status
+    from ssmlab.render import print_status_table
+
+    lab = _lab(args)
+    steps = status.lab_status(inventory.snapshot(lab))
+    if args.json:
+        print(json.dumps({"lab": lab.name, "region": lab.region, "target": lab.target, "steps": [s.to_json() for s in steps]}, indent=2))
+    else:
+        print(_target_banner(lab))
+        print_status_table(steps)
+    return 0
+
+
+def _target_banner(lab) -> str:
+    """Say where the commands act before they act: the emulator, or which real account."""
+    if lab.is_emulator:
+        return f"lab {lab.name} in {lab.region} on the embedded emulator ({lab.endpoint_url})"
+    from ssmlab.aws import explained
+
+    with explained("asking AWS who you are (sts:GetCallerIdentity)"):
+        account = lab.account_id
+    return f"lab {lab.name} in {lab.region} on REAL AWS account {account}: resources created here are billed"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""`python -m ssmlab.emulator serve [--host H] [--port N] [--log-file PATH]`.
+
+The entry point of the detached child that `start()` spawns; kept apart from the main
+`ssmlab` CLI so the child imports nothing but the emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import BadInput
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ssmlab.emulator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_parser = sub.add_parser("serve", help="run the emulator in the foreground")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=0, help="0 (default) picks a free port")
+    serve_parser.add_argument("--log-file", default=None, help="where this process's output goes (recorded only)")
+    args = parser.parse_args(argv)
+
+    from .server import serve
+
+    try:
+        serve(args.host, args.port, log_path=args.log_file)
+    except BadInput as exc:
+        print(f"ssmlab emulator: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""`ssmlab emulator start|stop|status|serve|env`: parse, call the library, print one line.
+
+Exit codes: 0 done / running; 3 from `status` when the emulator is not running (as
+`systemctl status` does), so scripts can test it without parsing. Errors are raised as
+ssmlab errors for the main CLI to turn into one stderr line and exit 1 or 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+
+NOT_RUNNING = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `emulator` command (and its sub-commands) to the main CLI's subparsers."""
+    parser = subparsers.add_parser(
+        "emulator", help="manage the embedded AWS emulator",
+        description="Manage the embedded AWS emulator (moto plus ssmlab's extensions), "
+                    "a background process on a free loopback port.")
+    sub = parser.add_subparsers(dest="emulator_command", required=True, metavar="COMMAND")
+
+    start = sub.add_parser("start", help="start it in the background (or reuse the running one)")
+    start.add_argument("--port", type=int, default=None, help="TCP port (default: a free one)")
+    start.set_defaults(func=cmd_start)
+
+    stop = sub.add_parser("stop", help="stop it (no-op when it is not running)")
+    stop.set_defaults(func=cmd_stop)
+
+    status = sub.add_parser("status", help="is it running? exit 0 if so, 3 if not")
+    status.add_argument("--json", action="store_true", help="print {running, endpoint_url, pid, log_path}")
+    status.set_defaults(func=cmd_status)
+
+    serve = sub.add_parser("serve", help="run it in the foreground until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    serve.set_defaults(func=cmd_serve)
+
+    env = sub.add_parser("env", help="print `export` lines for boto3 / the AWS CLI: eval $(ssmlab emulator env)")
+    env.set_defaults(func=cmd_env)
+    return parser
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from .process import start
+
+    print(_describe(start(port=args.port)))
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from .process import status, stop
+
+    before = status()
+    stop()
+    print(f"emulator stopped (pid {before.pid})" if before.pid else "emulator not running")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .process import status
+
+    current = status()
+    print(json.dumps(current.to_json()) if args.json else _describe(current))
+    return 0 if current.running else NOT_RUNNING
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from .process import client_environ
+
+    for key, value in client_environ().items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def _describe(current) -> str:
+    log = f", log {_short(current.log_path)}" if current.log_path else ""
+    if current.running:
+        return f"emulator running at {current.endpoint_url} (pid {current.pid}{log})"
+    if current.pid:
+        return (f"emulator not answering at {current.endpoint_url} (pid {current.pid}{log}); "
+                "run `ssmlab emulator stop`, then `ssmlab emulator start`")
+    return "emulator not running; start it with `ssmlab emulator start`"
+
+
+def _short(path: str) -> str:
+    home = os.path.expanduser("~")
+    return "~" + path[len(home):] if home != "/" and path.startswith(home + os.sep) else path

@@ -1,0 +1,133 @@
+"""Run the emulator in the foreground: bind, announce, serve, and clean up on a signal.
+
+This is what the detached child started by `start()` runs, and what
+`ssmlab emulator serve` runs in a terminal. The state file is written only once the
+socket is listening, with the real port, so a reader who finds it can connect at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from datetime import datetime, timezone
+
+from ..errors import BadInput
+from . import state
+from .health import probe
+
+log = logging.getLogger("ssmlab.emulator")
+
+# moto reads these when it is imported / builds a backend, so they are set before the
+# first moto import. See FACTS.md, "moto": the SSM managed policy and AMI validation.
+MOTO_ENV = {
+    "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+    "MOTO_ENABLE_AMI_VALIDATION": "true",
+}
+
+DEFAULT_HOST = "127.0.0.1"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def url_for(host: str, port: int) -> str:
+    """The URL a local client uses; a wildcard bind is reached through loopback."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = None) -> None:
+    """Serve until SIGTERM / SIGINT / SIGHUP, then shut down and remove the state file.
+
+    `port=0` lets the OS pick a free port (never moto's 5000 by default). `log_path` is
+    only recorded in the state file: it says where this process's output goes.
+    """
+    _refuse_if_running()
+    os.environ.update(MOTO_ENV)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if "moto" in sys.modules:
+        log.warning("moto was imported before serve(): MOTO_ENABLE_AMI_VALIDATION may not apply")
+
+    listener = _bind(host, port)
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    from .app import make_app
+
+    app = make_app()
+    server = make_server(host, 0, app, threaded=True, request_handler=MotoRequestHandler,
+                         fd=listener.fileno())
+    listener.close()  # werkzeug works on its own duplicate of the descriptor
+    real_port = server.socket.getsockname()[1]
+    os.environ["MOTO_PORT"] = str(real_port)  # moto builds some URLs (SQS, Lambda) from it
+    url = url_for(host, real_port)
+
+    stop = threading.Event()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda *_: stop.set())
+    # Signals go to any thread that does not block them; block them in the HTTP threads
+    # (they inherit this mask) so the main thread's wait below is interrupted at once.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                  name="emulator-http", daemon=True)
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    pid = os.getpid()
+    state.write_state({
+        "pid": pid,
+        "host": host,
+        "port": real_port,
+        "endpoint_url": url,
+        "log_path": log_path,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "moto_version": app.moto_version,
+    })
+    log.info("ssmlab emulator serving at %s (pid %d, moto %s)", url, pid, app.moto_version)
+    try:
+        while not stop.wait(1.0) and thread.is_alive():
+            pass
+    finally:
+        log.info("ssmlab emulator stopping (pid %d)", pid)
+        server.shutdown()
+        server.server_close()
+        state.remove_state(pid=pid)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind and listen ourselves: a clear BadInput instead of werkzeug's sys.exit(1)."""
+    if not 0 <= port <= 65535:
+        raise BadInput(f"--port {port} is not a TCP port; give 1-65535, or omit it for a free port")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise BadInput(f"--host {host!r} cannot be used ({exc}); give an address like 127.0.0.1") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise BadInput(f"cannot listen on {host}:{port} ({exc.strerror}); "
+                       "choose another --port, or omit it for a free port") from None
+    return sock
+
+
+def _refuse_if_running() -> None:
+    """One emulator per state directory: a second would overwrite the first's state file."""
+    current = state.read_state()
+    if current is None or current["pid"] == os.getpid():
+        return
+    if state.is_emulator_process(current["pid"]) and probe(str(current.get("endpoint_url")), timeout=1.0).ok:
+        raise BadInput(f"an emulator is already running at {current.get('endpoint_url')} "
+                       f"(pid {current['pid']}); stop it with `ssmlab emulator stop` first")

@@ -1,0 +1,594 @@
+"""The only reader: `snapshot(...)` reads a lab, a VPC or one instance's VPC into a LabState.
+
+Everything downstream (status, doctor, diagrams, cost, teardown plan) is a pure function
+of the LabState, so it is made of frozen dataclasses with no clients inside. Reads are
+filtered by VPC and paginated, so the number of EC2 calls per VPC does not grow with the
+number of subnets, groups, endpoints or instances in it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import unquote
+
+from ssmlab.aws import describe_all, explained, get_or_none, tag_value
+from ssmlab.lab import TAG_KEY, Lab
+
+Tags = tuple[tuple[str, str], ...]
+
+
+def _tags(resource: dict[str, Any]) -> Tags:
+    return tuple(sorted((t["Key"], t["Value"]) for t in resource.get("Tags") or []))
+
+
+def _doc(document: Any) -> dict:
+    """IAM documents arrive as dicts from boto3, or as (URL-encoded) JSON strings from some tools."""
+    if isinstance(document, str):
+        return json.loads(unquote(document))
+    return document or {}
+
+
+@dataclass(frozen=True)
+class Vpc:
+    vpc_id: str
+    cidr: str
+    dns_support: bool
+    dns_hostnames: bool
+    is_default: bool = False
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class Subnet:
+    subnet_id: str
+    vpc_id: str
+    cidr: str
+    az: str
+    map_public_ip: bool = False
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    destination: str  # a CIDR or a prefix list id
+    target: str  # "local", igw-..., nat-..., vpce-..., ...
+    state: str = "active"
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    route_table_id: str
+    vpc_id: str
+    main: bool
+    subnet_ids: tuple[str, ...]
+    routes: tuple[Route, ...]
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class NaclEntry:
+    rule_number: int
+    egress: bool
+    protocol: str  # "-1" (all), "6" (tcp), "17" (udp), ...
+    action: str  # "allow" | "deny"
+    cidr: str
+    port_from: int | None = None
+    port_to: int | None = None
+
+
+@dataclass(frozen=True)
+class NetworkAcl:
+    nacl_id: str
+    vpc_id: str
+    is_default: bool
+    subnet_ids: tuple[str, ...]
+    entries: tuple[NaclEntry, ...]
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class SgRule:
+    protocol: str  # "-1" for all, else "tcp", "udp", "icmp" or a number
+    port_from: int | None
+    port_to: int | None
+    cidr: str | None = None
+    ipv6_cidr: str | None = None
+    prefix_list_id: str | None = None
+    source_group_id: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class SecurityGroup:
+    group_id: str
+    name: str
+    vpc_id: str
+    description: str
+    ingress: tuple[SgRule, ...]
+    egress: tuple[SgRule, ...]
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class NetworkInterface:
+    eni_id: str
+    subnet_id: str
+    vpc_id: str
+    private_ip: str
+    group_ids: tuple[str, ...]
+    interface_type: str
+    requester_managed: bool
+    description: str = ""
+    instance_id: str | None = None
+
+
+@dataclass(frozen=True)
+class VpcEndpoint:
+    endpoint_id: str
+    vpc_id: str
+    service_name: str
+    endpoint_type: str  # "Interface" | "Gateway"
+    state: str
+    private_dns: bool
+    subnet_ids: tuple[str, ...]
+    group_ids: tuple[str, ...]
+    route_table_ids: tuple[str, ...]
+    network_interface_ids: tuple[str, ...]
+    dns_names: tuple[str, ...]
+    created: datetime | None = None
+    tags: Tags = ()
+
+    @property
+    def service(self) -> str:
+        """The short name: ssm, ssmmessages, ec2messages, logs, s3, ..."""
+        return self.service_name.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Imds:
+    http_endpoint: str  # "enabled" | "disabled"
+    http_tokens: str  # "required" (IMDSv2 only) | "optional"
+    hop_limit: int = 1
+
+
+@dataclass(frozen=True)
+class Volume:
+    volume_id: str
+    device: str
+    encrypted: bool
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    state: str
+    vpc_id: str | None
+    subnet_id: str | None
+    private_ip: str | None
+    public_ip: str | None
+    image_id: str
+    instance_type: str
+    group_ids: tuple[str, ...]
+    profile_arn: str | None
+    imds: Imds
+    root_device: str | None
+    volumes: tuple[Volume, ...]
+    launch_time: datetime | None = None
+    tags: Tags = ()
+
+    @property
+    def root_volume(self) -> Volume | None:
+        return next((v for v in self.volumes if v.device == self.root_device), None)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A managed (arn set) or inline (arn None) policy with its document."""
+
+    name: str
+    document: dict = field(hash=False)
+    arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    arn: str
+    trust_policy: dict = field(hash=False)
+    managed_policies: tuple[Policy, ...] = ()
+    inline_policies: tuple[Policy, ...] = ()
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class InstanceProfile:
+    name: str
+    arn: str
+    role_names: tuple[str, ...]
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class LabState:
+    """Everything read back about one lab (or one VPC), at one moment."""
+
+    region: str
+    lab: str | None = None
+    vpcs: tuple[Vpc, ...] = ()
+    subnets: tuple[Subnet, ...] = ()
+    route_tables: tuple[RouteTable, ...] = ()
+    network_acls: tuple[NetworkAcl, ...] = ()
+    security_groups: tuple[SecurityGroup, ...] = ()
+    endpoints: tuple[VpcEndpoint, ...] = ()
+    network_interfaces: tuple[NetworkInterface, ...] = ()
+    instances: tuple[Instance, ...] = ()
+    instance_profiles: tuple[InstanceProfile, ...] = ()
+    roles: tuple[Role, ...] = ()
+    taken_at: datetime | None = None
+
+    def instance(self, instance_id: str) -> Instance | None:
+        return next((i for i in self.instances if i.instance_id == instance_id), None)
+
+    def security_group(self, group_id: str) -> SecurityGroup | None:
+        return next((g for g in self.security_groups if g.group_id == group_id), None)
+
+    def subnet(self, subnet_id: str) -> Subnet | None:
+        return next((s for s in self.subnets if s.subnet_id == subnet_id), None)
+
+    def vpc(self, vpc_id: str | None) -> Vpc | None:
+        return next((v for v in self.vpcs if v.vpc_id == vpc_id), None)
+
+    def profile(self, arn: str | None) -> InstanceProfile | None:
+        return next((p for p in self.instance_profiles if p.arn == arn), None)
+
+    def role(self, name: str) -> Role | None:
+        return next((r for r in self.roles if r.name == name), None)
+
+    def endpoints_for(self, service: str) -> tuple[VpcEndpoint, ...]:
+        return tuple(e for e in self.endpoints if e.service == service)
+
+    def route_table_for(self, subnet_id: str) -> RouteTable | None:
+        """The subnet's explicit route table, else the VPC's main one (as AWS routes it)."""
+        explicit = next((t for t in self.route_tables if subnet_id in t.subnet_ids), None)
+        if explicit:
+            return explicit
+        subnet = self.subnet(subnet_id)
+        return next((t for t in self.route_tables if t.main and subnet and t.vpc_id == subnet.vpc_id), None)
+
+    def network_acl_for(self, subnet_id: str) -> NetworkAcl | None:
+        return next((n for n in self.network_acls if subnet_id in n.subnet_ids), None)
+
+
+# --------------------------------------------------------------------------------------
+# Reading (the edge)
+# --------------------------------------------------------------------------------------
+
+
+def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = None) -> LabState:
+    """Read the lab (by its tag), or one VPC, or the VPC of one instance, in a few filtered calls."""
+    ec2 = lab.client("ec2")
+    lab_name: str | None = lab.name
+    extra_instances: list[dict] = []
+    if instance_id:
+        lab_name = None
+        with explained(f"looking up the instance {instance_id}"):
+            found = get_or_none(ec2.describe_instances, missing=("InvalidInstanceID.NotFound",), InstanceIds=[instance_id])
+        extra_instances = [i for r in (found or {}).get("Reservations", []) for i in r["Instances"]]
+        vpc_id = next((i.get("VpcId") for i in extra_instances if i.get("VpcId")), None)
+        vpc_filter = [{"Name": "vpc-id", "Values": [vpc_id]}] if vpc_id else None
+    elif vpc_id:
+        lab_name = None
+        vpc_filter = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    else:
+        vpc_filter = None
+
+    with explained("reading the VPCs"):
+        if vpc_filter:
+            vpcs = describe_all(ec2, "describe_vpcs", "Vpcs", VpcIds=[vpc_id])
+        else:
+            vpcs = describe_all(ec2, "describe_vpcs", "Vpcs", Filters=[lab.tag_filter])
+    vpc_ids = [v["VpcId"] for v in vpcs]
+    if not vpc_ids:
+        state = _read_iam(lab, LabState(region=lab.region, lab=lab_name), extra_instances, instance_id)
+        if instance_id and extra_instances:
+            state = _replace(state, instances=tuple(_instance(i, {}) for i in extra_instances))
+        return state
+
+    by_vpc = [{"Name": "vpc-id", "Values": vpc_ids}]
+    with explained("reading the network"):
+        subnets = describe_all(ec2, "describe_subnets", "Subnets", Filters=by_vpc)
+        tables = describe_all(ec2, "describe_route_tables", "RouteTables", Filters=by_vpc)
+        acls = describe_all(ec2, "describe_network_acls", "NetworkAcls", Filters=by_vpc)
+        groups = describe_all(ec2, "describe_security_groups", "SecurityGroups", Filters=by_vpc)
+        endpoints = describe_all(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=by_vpc)
+        enis = describe_all(ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=by_vpc)
+        reservations = describe_all(
+            ec2,
+            "describe_instances",
+            "Reservations",
+            Filters=by_vpc + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]}],
+        )
+        dns = {v: _dns_attributes(ec2, v) for v in vpc_ids}
+    instances = [i for r in reservations for i in r["Instances"]]
+    volumes = _volumes(ec2, instances)
+
+    state = LabState(
+        region=lab.region,
+        lab=lab_name,
+        vpcs=tuple(_vpc(v, dns[v["VpcId"]]) for v in vpcs),
+        subnets=tuple(_subnet(s) for s in subnets),
+        route_tables=tuple(_route_table(t) for t in tables),
+        network_acls=tuple(_nacl(n) for n in acls),
+        security_groups=tuple(_security_group(g) for g in groups),
+        endpoints=tuple(_endpoint(e) for e in endpoints),
+        network_interfaces=tuple(_eni(n) for n in enis),
+        instances=tuple(_instance(i, volumes) for i in instances),
+        taken_at=datetime.now(timezone.utc),
+    )
+    return _read_iam(lab, state, instances, instance_id)
+
+
+def _replace(state: LabState, **changes: Any) -> LabState:
+    from dataclasses import replace
+
+    return replace(state, **changes)
+
+
+def _dns_attributes(ec2: Any, vpc_id: str) -> tuple[bool, bool]:
+    support = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsSupport")["EnableDnsSupport"]["Value"]
+    hostnames = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"]
+    return bool(support), bool(hostnames)
+
+
+def _volumes(ec2: Any, instances: list[dict]) -> dict[str, dict]:
+    ids = [m["Ebs"]["VolumeId"] for i in instances for m in i.get("BlockDeviceMappings", []) if "Ebs" in m]
+    if not ids:
+        return {}
+    found: dict[str, dict] = {}
+    for start in range(0, len(ids), 500):  # a filter takes a bounded number of values
+        chunk = ids[start : start + 500]
+        for volume in describe_all(ec2, "describe_volumes", "Volumes", Filters=[{"Name": "volume-id", "Values": chunk}]):
+            found[volume["VolumeId"]] = volume
+    return found
+
+
+def _vpc(v: dict, dns: tuple[bool, bool]) -> Vpc:
+    return Vpc(v["VpcId"], v["CidrBlock"], dns[0], dns[1], bool(v.get("IsDefault")), _tags(v))
+
+
+def _subnet(s: dict) -> Subnet:
+    return Subnet(s["SubnetId"], s["VpcId"], s["CidrBlock"], s["AvailabilityZone"], bool(s.get("MapPublicIpOnLaunch")), _tags(s))
+
+
+def _route_target(route: dict) -> str:
+    for key in ("GatewayId", "NatGatewayId", "TransitGatewayId", "VpcPeeringConnectionId", "NetworkInterfaceId", "InstanceId"):
+        if route.get(key):
+            return route[key]
+    return "unknown"
+
+
+def _route_table(t: dict) -> RouteTable:
+    associations = t.get("Associations", [])
+    return RouteTable(
+        route_table_id=t["RouteTableId"],
+        vpc_id=t["VpcId"],
+        main=any(a.get("Main") for a in associations),
+        subnet_ids=tuple(a["SubnetId"] for a in associations if a.get("SubnetId")),
+        routes=tuple(
+            Route(
+                r.get("DestinationCidrBlock") or r.get("DestinationPrefixListId") or r.get("DestinationIpv6CidrBlock", ""),
+                _route_target(r),
+                r.get("State", "active"),
+            )
+            for r in t.get("Routes", [])
+        ),
+        tags=_tags(t),
+    )
+
+
+def _nacl(n: dict) -> NetworkAcl:
+    return NetworkAcl(
+        nacl_id=n["NetworkAclId"],
+        vpc_id=n["VpcId"],
+        is_default=bool(n.get("IsDefault")),
+        subnet_ids=tuple(a["SubnetId"] for a in n.get("Associations", []) if a.get("SubnetId")),
+        entries=tuple(
+            NaclEntry(
+                rule_number=int(e["RuleNumber"]),
+                egress=bool(e["Egress"]),
+                protocol=str(e["Protocol"]),
+                action=e["RuleAction"],
+                cidr=e.get("CidrBlock") or e.get("Ipv6CidrBlock", ""),
+                port_from=e.get("PortRange", {}).get("From"),
+                port_to=e.get("PortRange", {}).get("To"),
+            )
+            for e in n.get("Entries", [])
+        ),
+        tags=_tags(n),
+    )
+
+
+def _rules(permissions: list[dict]) -> tuple[SgRule, ...]:
+    """Flatten AWS's grouped IpPermissions into one SgRule per source or destination."""
+    rules: list[SgRule] = []
+    for p in permissions:
+        base = dict(protocol=str(p.get("IpProtocol")), port_from=p.get("FromPort"), port_to=p.get("ToPort"))
+        for r in p.get("IpRanges", []):
+            rules.append(SgRule(**base, cidr=r.get("CidrIp"), description=r.get("Description")))
+        for r in p.get("Ipv6Ranges", []):
+            rules.append(SgRule(**base, ipv6_cidr=r.get("CidrIpv6"), description=r.get("Description")))
+        for r in p.get("PrefixListIds", []):
+            rules.append(SgRule(**base, prefix_list_id=r.get("PrefixListId"), description=r.get("Description")))
+        for r in p.get("UserIdGroupPairs", []):
+            rules.append(SgRule(**base, source_group_id=r.get("GroupId"), description=r.get("Description")))
+    return tuple(rules)
+
+
+def _security_group(g: dict) -> SecurityGroup:
+    return SecurityGroup(
+        group_id=g["GroupId"],
+        name=g["GroupName"],
+        vpc_id=g.get("VpcId", ""),
+        description=g.get("Description", ""),
+        ingress=_rules(g.get("IpPermissions", [])),
+        egress=_rules(g.get("IpPermissionsEgress", [])),
+        tags=_tags(g),
+    )
+
+
+def _endpoint(e: dict) -> VpcEndpoint:
+    return VpcEndpoint(
+        endpoint_id=e["VpcEndpointId"],
+        vpc_id=e["VpcId"],
+        service_name=e["ServiceName"],
+        endpoint_type=e.get("VpcEndpointType", "Interface"),
+        state=str(e.get("State", "")).lower(),
+        private_dns=bool(e.get("PrivateDnsEnabled")),
+        subnet_ids=tuple(e.get("SubnetIds", [])),
+        group_ids=tuple(g["GroupId"] for g in e.get("Groups", [])),
+        route_table_ids=tuple(e.get("RouteTableIds", [])),
+        network_interface_ids=tuple(e.get("NetworkInterfaceIds", [])),
+        dns_names=tuple(d.get("DnsName", "") for d in e.get("DnsEntries", [])),
+        created=e.get("CreationTimestamp"),
+        tags=_tags(e),
+    )
+
+
+def _eni(n: dict) -> NetworkInterface:
+    return NetworkInterface(
+        eni_id=n["NetworkInterfaceId"],
+        subnet_id=n.get("SubnetId", ""),
+        vpc_id=n.get("VpcId", ""),
+        private_ip=n.get("PrivateIpAddress", ""),
+        group_ids=tuple(g["GroupId"] for g in n.get("Groups", [])),
+        interface_type=n.get("InterfaceType", "interface"),
+        requester_managed=bool(n.get("RequesterManaged")),
+        description=n.get("Description", ""),
+        instance_id=(n.get("Attachment") or {}).get("InstanceId"),
+    )
+
+
+def _instance(i: dict, volumes: dict[str, dict]) -> Instance:
+    options = i.get("MetadataOptions", {})
+    return Instance(
+        instance_id=i["InstanceId"],
+        state=i["State"]["Name"],
+        vpc_id=i.get("VpcId"),
+        subnet_id=i.get("SubnetId"),
+        private_ip=i.get("PrivateIpAddress"),
+        public_ip=i.get("PublicIpAddress"),
+        image_id=i.get("ImageId", ""),
+        instance_type=i.get("InstanceType", ""),
+        group_ids=tuple(g["GroupId"] for g in i.get("SecurityGroups", [])),
+        profile_arn=(i.get("IamInstanceProfile") or {}).get("Arn"),
+        imds=Imds(
+            http_endpoint=options.get("HttpEndpoint", "enabled"),
+            http_tokens=options.get("HttpTokens", "optional"),
+            hop_limit=int(options.get("HttpPutResponseHopLimit", 1)),
+        ),
+        root_device=i.get("RootDeviceName"),
+        volumes=tuple(
+            Volume(
+                volume_id=m["Ebs"]["VolumeId"],
+                device=m["DeviceName"],
+                encrypted=bool(volumes.get(m["Ebs"]["VolumeId"], {}).get("Encrypted")),
+            )
+            for m in i.get("BlockDeviceMappings", [])
+            if "Ebs" in m
+        ),
+        launch_time=i.get("LaunchTime"),
+        tags=_tags(i),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# IAM: the instance profiles in use (and the lab's own), their roles and policy documents
+# --------------------------------------------------------------------------------------
+
+# AWS managed policy versions never change once published, so their documents are cached.
+_MANAGED_DOCUMENTS: dict[tuple[str, str, str], dict] = {}
+
+
+def _read_iam(lab: Lab, state: LabState, instances: list[dict], instance_id: str | None) -> LabState:
+    from ssmlab.steps.iam import profile_name
+
+    iam = lab.client("iam")
+    profile_names: list[str] = []
+    for instance in instances:
+        arn = (instance.get("IamInstanceProfile") or {}).get("Arn")
+        if arn and arn.split("/")[-1] not in profile_names:
+            profile_names.append(arn.split("/")[-1])
+    if not instance_id and profile_name(lab) not in profile_names:
+        profile_names.append(profile_name(lab))
+
+    profiles: list[InstanceProfile] = []
+    role_names: list[str] = []
+    for name in profile_names:
+        raw = _iam_get(iam.get_instance_profile, "InstanceProfile", InstanceProfileName=name)
+        if raw is None:
+            continue
+        profiles.append(
+            InstanceProfile(raw["InstanceProfileName"], raw["Arn"], tuple(r["RoleName"] for r in raw.get("Roles", [])), _tags(raw))
+        )
+        role_names.extend(r["RoleName"] for r in raw.get("Roles", []) if r["RoleName"] not in role_names)
+    if not instance_id:
+        from ssmlab.steps.iam import role_name
+
+        if role_name(lab) not in role_names:
+            role_names.append(role_name(lab))
+    roles = [r for r in (_read_role(lab, iam, n) for n in role_names) if r is not None]
+    return _replace(state, instance_profiles=tuple(profiles), roles=tuple(roles))
+
+
+def _iam_get(call: Any, key: str, **kwargs: Any) -> dict | None:
+    with explained(f"reading {key} {next(iter(kwargs.values()))}"):
+        found = get_or_none(call, **kwargs)
+    return found[key] if found else None
+
+
+def _read_role(lab: Lab, iam: Any, name: str) -> Role | None:
+    raw = _iam_get(iam.get_role, "Role", RoleName=name)
+    if raw is None:
+        return None
+    with explained(f"reading the policies of the role {name}"):
+        attached = describe_all(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+        inline_names = describe_all(iam, "list_role_policies", "PolicyNames", RoleName=name)
+        inline = tuple(
+            Policy(p, _doc(iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"])) for p in inline_names
+        )
+        managed = tuple(_managed_policy(lab, iam, p["PolicyArn"], p["PolicyName"]) for p in attached)
+    return Role(
+        name=raw["RoleName"],
+        arn=raw["Arn"],
+        trust_policy=_doc(raw.get("AssumeRolePolicyDocument")),
+        managed_policies=managed,
+        inline_policies=inline,
+        tags=_tags(raw),
+    )
+
+
+def _managed_policy(lab: Lab, iam: Any, arn: str, name: str) -> Policy:
+    policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    version = policy["DefaultVersionId"]
+    key = (lab.endpoint_url or lab.target, arn, version)
+    aws_managed = ":iam::aws:policy/" in arn
+    if not (aws_managed and key in _MANAGED_DOCUMENTS):
+        document = _doc(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
+        if not aws_managed:
+            return Policy(name, document, arn)
+        _MANAGED_DOCUMENTS[key] = document
+    return Policy(name, _MANAGED_DOCUMENTS[key], arn)
+
+
+def lab_of(resource_tags: Tags) -> str | None:
+    return dict(resource_tags).get(TAG_KEY)
+
+
+__all__ = [
+    "LabState", "Vpc", "Subnet", "Route", "RouteTable", "NaclEntry", "NetworkAcl", "SgRule",
+    "SecurityGroup", "NetworkInterface", "VpcEndpoint", "Imds", "Volume", "Instance", "Policy",
+    "Role", "InstanceProfile", "snapshot", "tag_value",
+]

@@ -1,0 +1,189 @@
+"""A Lab is (name, region, target): the value every step, reader and command starts from.
+
+It validates its own fields (so bad input fails before anything is created), owns the
+tags that mark what the kit created, and hands out boto3 clients that point at the
+embedded emulator or at a real account — never silently at the other one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from ssmlab.errors import BadInput
+
+TAG_KEY = "ssmlab:lab"
+"""Every resource the kit creates carries this tag; teardown deletes only what has it."""
+
+TARGETS = ("emulator", "aws")
+DEFAULT_REGION = "ap-northeast-1"
+LAB_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,23}")
+
+# Dummy credentials for the emulator: moto accepts any, and real AWS rejects these.
+EMULATOR_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
+
+
+def validate_name(name: str) -> str:
+    """Lab names end up in IAM names, bucket names and tags, so they are kept short and plain."""
+    if not isinstance(name, str) or not LAB_NAME_RE.fullmatch(name):
+        raise BadInput(
+            f"invalid lab name {name!r}: expected 1-24 lowercase letters, digits or hyphens, "
+            "starting with a letter (e.g. 'demo' or 'alice-01')"
+        )
+    return name
+
+
+def known_regions() -> list[str]:
+    """Regions botocore knows for EC2, in every partition (the list ships with botocore)."""
+    import boto3
+
+    session = boto3.session.Session()
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions("ec2", partition_name=partition))
+    return sorted(regions)
+
+
+def validate_region(region: str) -> str:
+    if region not in known_regions():
+        raise BadInput(
+            f"invalid region {region!r}: expected an AWS region code such as ap-northeast-1, "
+            "us-east-1 or eu-west-1 (see `aws ec2 describe-regions`)"
+        )
+    return region
+
+
+def validate_target(target: str) -> str:
+    if target not in TARGETS:
+        raise BadInput(f"invalid target {target!r}: expected 'emulator' or 'aws'")
+    return target
+
+
+def default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def default_target() -> str:
+    return os.environ.get("SSMLAB_TARGET") or "emulator"
+
+
+@dataclass(frozen=True)
+class Lab:
+    """One learner's lab: what it is called, where it lives, and which AWS it talks to."""
+
+    name: str
+    region: str = field(default_factory=default_region)
+    target: str = field(default_factory=default_target)
+
+    def __post_init__(self) -> None:
+        validate_name(self.name)
+        validate_target(self.target)
+        validate_region(self.region)
+
+    # -- tags -------------------------------------------------------------------------
+
+    def tags(self, role: str) -> list[dict[str, str]]:
+        """The two tags on everything the kit creates: the lab marker and a readable Name."""
+        return [{"Key": TAG_KEY, "Value": self.name}, {"Key": "Name", "Value": f"{self.name}-{role}"}]
+
+    def tag_specifications(self, resource_type: str, role: str) -> list[dict[str, Any]]:
+        return [{"ResourceType": resource_type, "Tags": self.tags(role)}]
+
+    @property
+    def tag_filter(self) -> dict[str, Any]:
+        """The describe filter that finds this lab's resources and nothing else."""
+        return {"Name": f"tag:{TAG_KEY}", "Values": [self.name]}
+
+    def iam_name(self, role: str) -> str:
+        """IAM is global to the account, so IAM names carry the lab name as a prefix."""
+        return f"{self.name}-{role}"
+
+    # -- AWS access -------------------------------------------------------------------
+
+    @property
+    def is_emulator(self) -> bool:
+        return self.target == "emulator"
+
+    @cached_property
+    def endpoint_url(self) -> str | None:
+        """The emulator's URL (started on demand), or None for real AWS."""
+        if not self.is_emulator:
+            return None
+        from ssmlab import emulator
+
+        return emulator.endpoint_url()
+
+    @cached_property
+    def session(self):
+        """A boto3 session for this target; for aws, one that really has credentials."""
+        import boto3
+
+        if self.is_emulator:
+            # Explicit dummy keys win over whatever profile or keys the user has set,
+            # so nothing aimed at the emulator can ever sign a request for a real account.
+            return boto3.session.Session(region_name=self.region, **EMULATOR_CREDENTIALS)
+        stray = os.environ.get("AWS_ENDPOINT_URL")
+        if stray:
+            raise BadInput(
+                f"AWS_ENDPOINT_URL is set to {stray!r} while the target is aws; unset it "
+                "(it points boto3 away from real AWS), or use --target emulator"
+            )
+        session = boto3.session.Session(region_name=self.region)
+        if session.get_credentials() is None:
+            raise BadInput(
+                "no AWS credentials found for target aws: configure them (aws configure, "
+                "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or use --target emulator"
+            )
+        return session
+
+    @cached_property
+    def _client_config(self):
+        from botocore.config import Config
+
+        if self.is_emulator:
+            # The emulator is local: a dead one must fail in seconds, not after minutes of retries.
+            return Config(
+                retries={"mode": "standard", "max_attempts": 3},
+                connect_timeout=2,
+                read_timeout=60,
+            )
+        return Config(retries={"mode": "adaptive", "max_attempts": 10})
+
+    def client(self, service: str, region: str | None = None):
+        """A boto3 client with retries, for this lab's target (cached per service and region)."""
+        key = (service, region or self.region)
+        cache = self.__dict__.setdefault("_clients", {})
+        if key not in cache:
+            cache[key] = self.session.client(
+                service,
+                region_name=key[1],
+                endpoint_url=self.endpoint_url,
+                config=self._client_config,
+            )
+        return cache[key]
+
+    @property
+    def waiter_config(self) -> dict[str, int]:
+        """Poll fast against the emulator, at AWS's pace against AWS."""
+        if self.is_emulator:
+            return {"Delay": 1, "MaxAttempts": 60}
+        return {"Delay": 5, "MaxAttempts": 120}
+
+    @property
+    def partition(self) -> str:
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if self.region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+    @cached_property
+    def account_id(self) -> str:
+        return self.client("sts").get_caller_identity()["Account"]

@@ -1,0 +1,114 @@
+"""What of a lab exists, step by step: a pure function of a LabState (for `ssmlab status`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ssmlab.inventory import LabState
+from ssmlab.lab import TAG_KEY
+
+COMPLETE, PARTIAL, MISSING = "complete", "partial", "missing"
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    step: str
+    status: str  # complete | partial | missing
+    detail: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _mine(tags, lab: str | None) -> bool:
+    return lab is None or dict(tags).get(TAG_KEY) == lab
+
+
+def lab_status(state: LabState) -> list[StepStatus]:
+    """One line per build step, judged from the resources that carry the lab's tag."""
+    lab = state.lab
+    vpcs = [v for v in state.vpcs if _mine(v.tags, lab)]
+    subnets = [s for s in state.subnets if _mine(s.tags, lab)]
+    tables = [t for t in state.route_tables if _mine(t.tags, lab) and not t.main]
+    groups = {g.name: g for g in state.security_groups if _mine(g.tags, lab)}
+    endpoints = [e for e in state.endpoints if _mine(e.tags, lab) and e.state not in ("deleted", "deleting")]
+    instances = [i for i in state.instances if _mine(i.tags, lab)]
+    return [
+        _network(vpcs, subnets, tables),
+        _security_groups(groups, lab),
+        _endpoints(endpoints),
+        _iam(state),
+        _instance(instances),
+        _session_logging(endpoints),
+    ]
+
+
+def _network(vpcs, subnets, tables) -> StepStatus:
+    if not vpcs:
+        return StepStatus("network", MISSING, "no VPC")
+    vpc = vpcs[0]
+    dns = f"DNS support {'on' if vpc.dns_support else 'OFF'}, hostnames {'on' if vpc.dns_hostnames else 'OFF'}"
+    parts = [f"{vpc.vpc_id} {vpc.cidr} ({dns})"]
+    parts += [f"subnet {s.subnet_id} {s.cidr} {s.az}{' (public IPs on launch!)' if s.map_public_ip else ''}" for s in subnets]
+    parts.append(f"route table {tables[0].route_table_id}" if tables else "no route table")
+    detail = "; ".join(parts)
+    complete = vpc.dns_support and vpc.dns_hostnames and subnets and tables
+    return StepStatus("network", COMPLETE if complete else PARTIAL, detail)
+
+
+def _security_groups(groups, lab) -> StepStatus:
+    names = [f"{lab}-endpoints", f"{lab}-instance"] if lab else sorted(groups)
+    found = [f"{n} {groups[n].group_id}" for n in names if n in groups]
+    if not found:
+        return StepStatus("security-groups", MISSING, "no security group")
+    status = COMPLETE if len(found) == len(names) else PARTIAL
+    return StepStatus("security-groups", status, "; ".join(found))
+
+
+def _endpoints(endpoints) -> StepStatus:
+    interface = {e.service: e for e in endpoints if e.endpoint_type == "Interface"}
+    required = ("ssm", "ssmmessages")
+    parts = [
+        f"{s} {e.endpoint_id} {e.state}, private DNS {'on' if e.private_dns else 'OFF'}"
+        for s, e in sorted(interface.items())
+        if s in ("ssm", "ssmmessages", "ec2messages")
+    ]
+    if not parts:
+        return StepStatus("endpoints", MISSING, "no interface endpoint")
+    ok = all(s in interface and interface[s].private_dns and interface[s].state == "available" for s in required)
+    if "ec2messages" not in interface:
+        parts.append("ec2messages skipped (needed only by agents older than 3.3.40.0)")
+    return StepStatus("endpoints", COMPLETE if ok else PARTIAL, "; ".join(parts))
+
+
+def _iam(state: LabState) -> StepStatus:
+    if not state.roles and not state.instance_profiles:
+        return StepStatus("iam", MISSING, "no role, no instance profile")
+    parts = []
+    for role in state.roles:
+        managed = ", ".join(p.name for p in role.managed_policies) or "no managed policy"
+        parts.append(f"role {role.name} ({managed})")
+    for profile in state.instance_profiles:
+        parts.append(f"profile {profile.name} -> {', '.join(profile.role_names) or 'no role'}")
+    complete = bool(state.roles) and any(p.role_names for p in state.instance_profiles)
+    return StepStatus("iam", COMPLETE if complete else PARTIAL, "; ".join(parts))
+
+
+def _instance(instances) -> StepStatus:
+    if not instances:
+        return StepStatus("instance", MISSING, "no instance")
+    i = instances[0]
+    imds = "IMDSv2 required" if i.imds.http_tokens == "required" else f"IMDS tokens {i.imds.http_tokens}"
+    if i.imds.http_endpoint != "enabled":
+        imds = "IMDS disabled"
+    detail = f"{i.instance_id} {i.state} {i.private_ip or ''} ({imds}, public IP {i.public_ip or 'none'})"
+    return StepStatus("instance", COMPLETE if i.state == "running" else PARTIAL, detail)
+
+
+def _session_logging(endpoints) -> StepStatus:
+    logs = [e for e in endpoints if e.service == "logs"]
+    s3 = [e for e in endpoints if e.service == "s3" and e.endpoint_type == "Gateway"]
+    parts = [f"logs endpoint {e.endpoint_id}" for e in logs] + [f"S3 gateway endpoint {e.endpoint_id}" for e in s3]
+    if not parts:
+        return StepStatus("session-logging", MISSING, "not set up (optional)")
+    return StepStatus("session-logging", COMPLETE, "; ".join(parts))

@@ -1,0 +1,111 @@
+"""Step 2, two security groups: who may talk to the endpoints, and where the instance may go.
+
+The agent polls out, so the instance needs no inbound rule at all, only outbound tcp/443
+to the endpoints' network interfaces; the endpoint group admits tcp/443 from the VPC
+(AWS Systems Manager User Guide, "Improve the security of EC2 instances by using VPC
+endpoints"). Security groups are stateful: replies need no rule of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ssmlab.aws import describe_all, explained
+from ssmlab.lab import Lab
+from ssmlab.steps.network import Network
+
+HTTPS = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443}
+ALLOW_ALL_EGRESS = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+
+
+@dataclass(frozen=True)
+class SecurityGroups:
+    endpoint_sg_id: str
+    instance_sg_id: str
+    created: tuple[str, ...] = ()
+
+
+def https_from(cidr: str, description: str) -> dict[str, Any]:
+    return {**HTTPS, "IpRanges": [{"CidrIp": cidr, "Description": description}]}
+
+
+def has_rule(permissions: list[dict[str, Any]], protocol: str, port: int | None, cidr: str) -> bool:
+    """Whether a describe_security_groups permission list holds exactly this protocol/port/CIDR rule."""
+    for p in permissions:
+        if p.get("IpProtocol") != protocol:
+            continue
+        if port is not None and (p.get("FromPort"), p.get("ToPort")) != (port, port):
+            continue
+        if any(r.get("CidrIp") == cidr for r in p.get("IpRanges", [])):
+            return True
+    return False
+
+
+def ensure(lab: Lab, network: Network) -> SecurityGroups:
+    """Find or create both groups and make sure their rules are the ones the lab needs."""
+    ec2 = lab.client("ec2")
+    created: list[str] = []
+    with explained("looking up the lab's security groups"):
+        groups = describe_all(
+            ec2,
+            "describe_security_groups",
+            "SecurityGroups",
+            Filters=[{"Name": "vpc-id", "Values": [network.vpc_id]}, lab.tag_filter],
+        )
+    by_name = {g["GroupName"]: g for g in groups}
+
+    endpoint_sg = _group(
+        lab, network, by_name, "endpoints",
+        "ssmlab: interface endpoints accept HTTPS from inside the VPC", created,
+    )
+    instance_sg = _group(
+        lab, network, by_name, "instance",
+        "ssmlab: the instance takes no inbound traffic and may only call HTTPS inside the VPC", created,
+    )
+
+    # Endpoint SG: inbound 443 from the VPC, and nothing else (an endpoint never starts a connection).
+    if not has_rule(endpoint_sg.get("IpPermissions", []), "tcp", 443, network.cidr):
+        with explained("allowing HTTPS into the endpoint security group"):
+            ec2.authorize_security_group_ingress(
+                GroupId=endpoint_sg["GroupId"],
+                IpPermissions=[https_from(network.cidr, "HTTPS from the lab VPC")],
+                TagSpecifications=lab.tag_specifications("security-group-rule", "endpoints-https-in"),
+            )
+    _revoke_allow_all_egress(lab, endpoint_sg)
+
+    # Instance SG: no inbound rule; outbound 443 to the VPC (where the endpoints' interfaces are) only.
+    if not has_rule(instance_sg.get("IpPermissionsEgress", []), "tcp", 443, network.cidr):
+        with explained("allowing HTTPS out of the instance security group"):
+            ec2.authorize_security_group_egress(
+                GroupId=instance_sg["GroupId"],
+                IpPermissions=[https_from(network.cidr, "HTTPS to the VPC endpoints")],
+                TagSpecifications=lab.tag_specifications("security-group-rule", "instance-https-out"),
+            )
+    _revoke_allow_all_egress(lab, instance_sg)
+    return SecurityGroups(endpoint_sg["GroupId"], instance_sg["GroupId"], tuple(created))
+
+
+def _group(
+    lab: Lab, network: Network, by_name: dict[str, dict], role: str, description: str, created: list[str]
+) -> dict[str, Any]:
+    name = f"{lab.name}-{role}"
+    if name in by_name:
+        return by_name[name]
+    ec2 = lab.client("ec2")
+    with explained(f"creating the security group {name}"):
+        group_id = ec2.create_security_group(
+            GroupName=name,
+            Description=description,
+            VpcId=network.vpc_id,
+            TagSpecifications=lab.tag_specifications("security-group", role),
+        )["GroupId"]
+    created.append(group_id)
+    # A new group comes with AWS's default allow-all egress rule, which the caller revokes.
+    return {"GroupId": group_id, "GroupName": name, "IpPermissions": [], "IpPermissionsEgress": [ALLOW_ALL_EGRESS]}
+
+
+def _revoke_allow_all_egress(lab: Lab, group: dict[str, Any]) -> None:
+    if has_rule(group.get("IpPermissionsEgress", []), "-1", None, "0.0.0.0/0"):
+        with explained(f"revoking the default allow-all egress of {group['GroupName']}"):
+            lab.client("ec2").revoke_security_group_egress(GroupId=group["GroupId"], IpPermissions=[ALLOW_ALL_EGRESS])

@@ -1,0 +1,108 @@
+"""`ssmlab status` is a pure function of a hand-built LabState."""
+
+from ssmlab.inventory import (
+    Imds, Instance, InstanceProfile, LabState, Policy, Role, RouteTable, Route, SecurityGroup, Subnet, Vpc, VpcEndpoint,
+)
+from ssmlab.render import status_table
+from ssmlab.status import lab_status
+
+LAB = (("Name", "demo-x"), ("ssmlab:lab", "demo"))
+OTHER = (("ssmlab:lab", "other"),)
+
+
+def endpoint(service, private_dns=True, state="available", kind="Interface", tags=LAB):
+    return VpcEndpoint(
+        endpoint_id=f"vpce-{service}", vpc_id="vpc-1", service_name=f"com.amazonaws.ap-northeast-1.{service}",
+        endpoint_type=kind, state=state, private_dns=private_dns, subnet_ids=("subnet-1",), group_ids=("sg-e",),
+        route_table_ids=(), network_interface_ids=(), dns_names=(), tags=tags,
+    )
+
+
+def complete_state(**changes):
+    base = dict(
+        region="ap-northeast-1",
+        lab="demo",
+        vpcs=(Vpc("vpc-1", "10.0.0.0/16", True, True, tags=LAB),),
+        subnets=(Subnet("subnet-1", "vpc-1", "10.0.0.0/24", "ap-northeast-1a", tags=LAB),),
+        route_tables=(
+            RouteTable("rtb-main", "vpc-1", True, (), (Route("10.0.0.0/16", "local"),)),
+            RouteTable("rtb-1", "vpc-1", False, ("subnet-1",), (Route("10.0.0.0/16", "local"),), tags=LAB),
+        ),
+        security_groups=(
+            SecurityGroup("sg-e", "demo-endpoints", "vpc-1", "", (), (), tags=LAB),
+            SecurityGroup("sg-i", "demo-instance", "vpc-1", "", (), (), tags=LAB),
+            SecurityGroup("sg-d", "default", "vpc-1", "", (), ()),
+        ),
+        endpoints=tuple(endpoint(s) for s in ("ssm", "ssmmessages", "ec2messages")),
+        instances=(
+            Instance(
+                "i-1", "running", "vpc-1", "subnet-1", "10.0.0.5", None, "ami-1", "t3.micro", ("sg-i",),
+                "arn:aws:iam::1:instance-profile/ssmlab/demo-ssm-instance-profile", Imds("enabled", "required", 2),
+                "/dev/xvda", (), tags=LAB,
+            ),
+        ),
+        instance_profiles=(InstanceProfile("demo-ssm-instance-profile", "arn:p", ("demo-ssm-instance-role",)),),
+        roles=(Role("demo-ssm-instance-role", "arn:r", {}, (Policy("AmazonSSMManagedInstanceCore", {}, "arn:m"),)),),
+    )
+    base.update(changes)
+    return LabState(**base)
+
+
+def statuses(state):
+    return {s.step: s.status for s in lab_status(state)}
+
+
+def test_a_complete_lab_is_complete_except_the_optional_logging():
+    assert statuses(complete_state()) == {
+        "network": "complete", "security-groups": "complete", "endpoints": "complete",
+        "iam": "complete", "instance": "complete", "session-logging": "missing",
+    }
+
+
+def test_an_empty_state_is_missing_everywhere():
+    assert set(statuses(LabState(region="ap-northeast-1", lab="demo")).values()) == {"missing"}
+
+
+def test_dns_hostnames_off_makes_the_network_partial_and_says_so():
+    state = complete_state(vpcs=(Vpc("vpc-1", "10.0.0.0/16", True, False, tags=LAB),))
+    network = lab_status(state)[0]
+    assert network.status == "partial"
+    assert "hostnames OFF" in network.detail
+
+
+def test_endpoints_partial_without_private_dns_and_complete_without_ec2messages():
+    off = complete_state(endpoints=(endpoint("ssm", private_dns=False), endpoint("ssmmessages")))
+    assert statuses(off)["endpoints"] == "partial"
+    skipped = complete_state(endpoints=(endpoint("ssm"), endpoint("ssmmessages")))
+    endpoints = lab_status(skipped)[2]
+    assert endpoints.status == "complete"
+    assert "ec2messages skipped" in endpoints.detail
+
+
+def test_other_labs_resources_are_not_counted():
+    state = complete_state(endpoints=tuple(endpoint(s, tags=OTHER) for s in ("ssm", "ssmmessages")))
+    assert statuses(state)["endpoints"] == "missing"
+
+
+def test_stopped_instance_and_missing_profile_role_are_partial():
+    state = complete_state(
+        instances=(
+            Instance("i-1", "stopped", "vpc-1", "subnet-1", "10.0.0.5", None, "ami-1", "t3.micro", (), None,
+                     Imds("disabled", "optional"), None, (), tags=LAB),
+        ),
+        instance_profiles=(InstanceProfile("demo-ssm-instance-profile", "arn:p", ()),),
+    )
+    s = {x.step: x for x in lab_status(state)}
+    assert s["instance"].status == "partial" and "IMDS disabled" in s["instance"].detail
+    assert s["iam"].status == "partial" and "no role" in s["iam"].detail
+
+
+def test_session_logging_endpoints_are_reported():
+    state = complete_state(endpoints=complete_state().endpoints + (endpoint("logs"), endpoint("s3", kind="Gateway")))
+    assert statuses(state)["session-logging"] == "complete"
+
+
+def test_the_table_has_one_row_per_step_with_its_mark():
+    table = status_table(lab_status(complete_state()))
+    assert table.count("\n  ok  ") == 5
+    assert "--  session-logging" in table
