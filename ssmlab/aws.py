@@ -70,17 +70,6 @@ def describe_all(client: Any, operation: str, key: str, **kwargs: Any) -> list[d
     return getattr(client, operation)(**kwargs).get(key, [])
 
 
-def has_tag(resource: dict[str, Any], key: str, value: str) -> bool:
-    return any(t.get("Key") == key and t.get("Value") == value for t in resource.get("Tags") or [])
-
-
-def tag_value(resource: dict[str, Any], key: str) -> str | None:
-    for tag in resource.get("Tags") or []:
-        if tag.get("Key") == key:
-            return tag.get("Value")
-    return None
-
-
 def only(items: list[dict[str, Any]], what: str, id_key: str) -> dict[str, Any] | None:
     """The single resource a tag should identify; two of them mean someone copied tags by hand."""
     if len(items) > 1:

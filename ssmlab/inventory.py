@@ -9,13 +9,13 @@ number of subnets, groups, endpoints or instances in it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
-from ssmlab.aws import describe_all, explained, get_or_none, tag_value
-from ssmlab.lab import TAG_KEY, Lab
+from ssmlab.aws import describe_all, explained, get_or_none
+from ssmlab.lab import Lab
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -270,32 +270,22 @@ class LabState:
 def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = None) -> LabState:
     """Read the lab (by its tag), or one VPC, or the VPC of one instance, in a few filtered calls."""
     ec2 = lab.client("ec2")
-    lab_name: str | None = lab.name
-    extra_instances: list[dict] = []
+    lab_name: str | None = None if (vpc_id or instance_id) else lab.name
     if instance_id:
-        lab_name = None
         with explained(f"looking up the instance {instance_id}"):
             found = get_or_none(ec2.describe_instances, missing=("InvalidInstanceID.NotFound",), InstanceIds=[instance_id])
-        extra_instances = [i for r in (found or {}).get("Reservations", []) for i in r["Instances"]]
-        vpc_id = next((i.get("VpcId") for i in extra_instances if i.get("VpcId")), None)
-        vpc_filter = [{"Name": "vpc-id", "Values": [vpc_id]}] if vpc_id else None
-    elif vpc_id:
-        lab_name = None
-        vpc_filter = [{"Name": "vpc-id", "Values": [vpc_id]}]
-    else:
-        vpc_filter = None
+        vpc_id = next((i.get("VpcId") for r in (found or {}).get("Reservations", []) for i in r["Instances"]), None)
+        if vpc_id is None:  # no such instance (or a terminated one): nothing else to read
+            return LabState(region=lab.region, taken_at=datetime.now(timezone.utc))
 
     with explained("reading the VPCs"):
-        if vpc_filter:
+        if vpc_id:
             vpcs = describe_all(ec2, "describe_vpcs", "Vpcs", VpcIds=[vpc_id])
         else:
             vpcs = describe_all(ec2, "describe_vpcs", "Vpcs", Filters=[lab.tag_filter])
     vpc_ids = [v["VpcId"] for v in vpcs]
     if not vpc_ids:
-        state = _read_iam(lab, LabState(region=lab.region, lab=lab_name), extra_instances, instance_id)
-        if instance_id and extra_instances:
-            state = _replace(state, instances=tuple(_instance(i, {}) for i in extra_instances))
-        return state
+        return _read_iam(lab, LabState(region=lab.region, lab=lab_name, taken_at=datetime.now(timezone.utc)), [], instance_id)
 
     by_vpc = [{"Name": "vpc-id", "Values": vpc_ids}]
     with explained("reading the network"):
@@ -329,12 +319,6 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
         taken_at=datetime.now(timezone.utc),
     )
     return _read_iam(lab, state, instances, instance_id)
-
-
-def _replace(state: LabState, **changes: Any) -> LabState:
-    from dataclasses import replace
-
-    return replace(state, **changes)
 
 
 def _dns_attributes(ec2: Any, vpc_id: str) -> tuple[bool, bool]:
@@ -540,7 +524,7 @@ def _read_iam(lab: Lab, state: LabState, instances: list[dict], instance_id: str
         if role_name(lab) not in role_names:
             role_names.append(role_name(lab))
     roles = [r for r in (_read_role(lab, iam, n) for n in role_names) if r is not None]
-    return _replace(state, instance_profiles=tuple(profiles), roles=tuple(roles))
+    return replace(state, instance_profiles=tuple(profiles), roles=tuple(roles))
 
 
 def _iam_get(call: Any, key: str, **kwargs: Any) -> dict | None:
@@ -581,14 +565,3 @@ def _managed_policy(lab: Lab, iam: Any, arn: str, name: str) -> Policy:
             return Policy(name, document, arn)
         _MANAGED_DOCUMENTS[key] = document
     return Policy(name, _MANAGED_DOCUMENTS[key], arn)
-
-
-def lab_of(resource_tags: Tags) -> str | None:
-    return dict(resource_tags).get(TAG_KEY)
-
-
-__all__ = [
-    "LabState", "Vpc", "Subnet", "Route", "RouteTable", "NaclEntry", "NetworkAcl", "SgRule",
-    "SecurityGroup", "NetworkInterface", "VpcEndpoint", "Imds", "Volume", "Instance", "Policy",
-    "Role", "InstanceProfile", "snapshot", "tag_value",
-]

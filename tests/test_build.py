@@ -15,7 +15,7 @@ import time
 import boto3
 import pytest
 
-from ssmlab.build import STEPS, BuildOptions, build
+from ssmlab.build import STEPS, build
 from ssmlab.lab import TAG_KEY, Lab
 
 pytestmark = pytest.mark.emulator

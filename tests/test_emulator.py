@@ -194,12 +194,14 @@ def test_start_command_prints_one_line(use_running, capsys):
     assert out.count("\n") == 1 and f"(pid {use_running.pid}" in out
 
 
-def test_env_command_and_client_environ(use_running, capsys):
+def test_env_command_and_client_environ(use_running, capsys, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "corp.example")
     environ = emulator.client_environ()
     url = use_running.endpoint_url
     assert environ == {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-                       "SSMLAB_TARGET": "emulator", "SSMLAB_EMULATOR_URL": url}
+                       "SSMLAB_TARGET": "emulator", "SSMLAB_EMULATOR_URL": url,
+                       "NO_PROXY": "corp.example,127.0.0.1,localhost", "no_proxy": "corp.example,127.0.0.1,localhost"}
     assert run_command(["emulator", "env"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert dict(shlex.split(line)[1].split("=", 1) for line in lines) == environ

@@ -38,7 +38,7 @@ def status() -> EmulatorStatus:
     pid and URL, so the caller can say which process to stop.
     """
     data = state.read_state()
-    if data is None or not state.is_emulator_process(data["pid"]):
+    if data is None or not _is_ours(data):
         return _not_running()
     url = data.get("endpoint_url")
     result = probe(str(url), timeout=1.0)
@@ -74,7 +74,7 @@ def stop(timeout: float = 10.0) -> EmulatorStatus:
         if data is None:
             return _not_running()
         pid = data["pid"]
-        if state.is_emulator_process(pid):
+        if _is_ours(data):
             _signal(pid, signal.SIGTERM)
             if not _wait_gone(pid, timeout):
                 _signal(pid, signal.SIGKILL)
@@ -113,14 +113,19 @@ def client_environ(*, autostart: bool = True) -> dict[str, str]:
 
     The region is left out on purpose: it belongs to the lab, not to the emulator.
     """
+    from ssmlab.lab import EMULATOR_CREDENTIALS
+
     url = endpoint_url(autostart=autostart)
+    # Behind a corporate proxy, loopback traffic must not be sent to the proxy.
+    no_proxy = [h for h in os.environ.get("NO_PROXY", os.environ.get("no_proxy", "")).split(",") if h]
+    no_proxy += [h for h in ("127.0.0.1", "localhost") if h not in no_proxy]
     return {
         "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        **{key.upper(): value for key, value in EMULATOR_CREDENTIALS.items()},
         "SSMLAB_TARGET": "emulator",
         URL_ENV: url,
+        "NO_PROXY": ",".join(no_proxy),
+        "no_proxy": ",".join(no_proxy),
     }
 
 
@@ -138,7 +143,7 @@ def _verified(*, wait: float) -> EmulatorStatus:
     if data is None:
         return _not_running()
     pid, url = data["pid"], str(data.get("endpoint_url"))
-    if not state.is_emulator_process(pid):
+    if not _is_ours(data):
         state.remove_state(pid=pid)  # stale: the process is gone (or the pid was recycled)
         return _not_running()
     result = wait_healthy(url, budget=wait, per_try=1.0)
@@ -149,6 +154,21 @@ def _verified(*, wait: float) -> EmulatorStatus:
     raise EmulatorUnreachable(
         f"the emulator process {pid} is alive but {url} {reason}; see {log}, "
         "then run `ssmlab emulator stop` and `ssmlab emulator start`")
+
+
+def _is_ours(data: dict) -> bool:
+    """Is the state file's pid a live emulator (not a dead or recycled pid)?
+
+    Its command line says so for `ssmlab emulator serve` and the child `start()` spawns;
+    a `serve()` called from some other script proves it by answering with its pid.
+    """
+    pid = data["pid"]
+    if state.is_emulator_process(pid):
+        return True
+    if not state.pid_alive(pid):
+        return False
+    answer = probe(str(data.get("endpoint_url")), timeout=1.0)
+    return answer.ok and answer.info.get("pid") == pid
 
 
 def _spawn(port: int, timeout: float) -> EmulatorStatus:

@@ -128,6 +128,9 @@ def _refuse_if_running() -> None:
     current = state.read_state()
     if current is None or current["pid"] == os.getpid():
         return
-    if state.is_emulator_process(current["pid"]) and probe(str(current.get("endpoint_url")), timeout=1.0).ok:
+    if not state.pid_alive(current["pid"]):
+        return
+    answer = probe(str(current.get("endpoint_url")), timeout=1.0)
+    if answer.ok and answer.info.get("pid") == current["pid"]:
         raise BadInput(f"an emulator is already running at {current.get('endpoint_url')} "
                        f"(pid {current['pid']}); stop it with `ssmlab emulator stop` first")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ssmlab.aws import error_code, explained
+from ssmlab.aws import explained, get_or_none
 from ssmlab.lab import Lab
 from ssmlab.steps import endpoints as endpoint_step
 from ssmlab.steps.iam import InstanceRole
@@ -115,19 +115,21 @@ def _ensure_log_group(lab: Lab, created: list[str]) -> str:
     return name
 
 
+ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+BLOCK_ALL_PUBLIC_ACCESS = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
 def _ensure_bucket(lab: Lab, created: list[str]) -> str:
     """Encrypted (SSE-S3) and with every kind of public access blocked."""
-    from botocore.exceptions import ClientError
-
     s3 = lab.client("s3")
     name = bucket_name(lab)
-    try:
-        s3.head_bucket(Bucket=name)
-        exists = True
-    except ClientError as error:
-        if error_code(error) not in ("404", "NoSuchBucket", "NotFound"):
-            raise _explained_head(error, name) from error
-        exists = False
+    with explained(f"looking up the bucket {name} (a 403 means another account owns the name)"):
+        exists = get_or_none(s3.head_bucket, missing=("404", "NoSuchBucket", "NotFound"), Bucket=name) is not None
     if not exists:
         with explained(f"creating the bucket {name}"):
             kwargs = {} if lab.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": lab.region}}
@@ -135,30 +137,14 @@ def _ensure_bucket(lab: Lab, created: list[str]) -> str:
             s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": lab.tags("session-logs")})
         created.append(name)
     with explained(f"securing the bucket {name}"):
-        s3.put_bucket_encryption(
-            Bucket=name,
-            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
-        )
-        s3.put_public_access_block(
-            Bucket=name,
-            PublicAccessBlockConfiguration={
-                "BlockPublicAcls": True,
-                "IgnorePublicAcls": True,
-                "BlockPublicPolicy": True,
-                "RestrictPublicBuckets": True,
-            },
-        )
+        missing = ("ServerSideEncryptionConfigurationNotFoundError", "NoSuchPublicAccessBlockConfiguration")
+        encryption = None if not exists else get_or_none(s3.get_bucket_encryption, missing=missing, Bucket=name)
+        if (encryption or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules") != ENCRYPTION["Rules"]:
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=ENCRYPTION)
+        block = None if not exists else get_or_none(s3.get_public_access_block, missing=missing, Bucket=name)
+        if (block or {}).get("PublicAccessBlockConfiguration") != BLOCK_ALL_PUBLIC_ACCESS:
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=BLOCK_ALL_PUBLIC_ACCESS)
     return name
-
-
-def _explained_head(error: Exception, name: str):
-    from ssmlab.aws import explain
-
-    if error_code(error) in ("403", "AccessDenied"):
-        from ssmlab.errors import LabError
-
-        return LabError(f"the bucket {name} exists but belongs to another account, or you may not read it")
-    return explain(error, f"looking up the bucket {name}")
 
 
 def _ensure_s3_egress(lab: Lab, groups: SecurityGroups) -> None:
@@ -222,18 +208,13 @@ def inline_policy_name(lab: Lab) -> str:
 
 
 def _ensure_role_permissions(lab: Lab, role: InstanceRole, log_group: str | None, bucket: str | None) -> None:
-    from botocore.exceptions import ClientError
-
     iam = lab.client("iam")
     wanted = role_policy(lab, log_group, bucket)
-    try:
-        current = iam.get_role_policy(RoleName=role.role_name, PolicyName=inline_policy_name(lab))["PolicyDocument"]
-        if isinstance(current, str):
-            current = json.loads(current)
-    except ClientError as error:
-        if error_code(error) != "NoSuchEntity":
-            raise
-        current = None
+    with explained(f"reading the session-logging policy of {role.role_name}"):
+        found = get_or_none(iam.get_role_policy, RoleName=role.role_name, PolicyName=inline_policy_name(lab))
+    current = found and found["PolicyDocument"]
+    if isinstance(current, str):
+        current = json.loads(current)
     if current != wanted:
         with explained(f"granting {role.role_name} the session-logging permissions"):
             iam.put_role_policy(
@@ -243,14 +224,10 @@ def _ensure_role_permissions(lab: Lab, role: InstanceRole, log_group: str | None
 
 def _ensure_preferences(lab: Lab, content: dict) -> bool:
     """Create the preferences document, or update it after saving what was there; True if created."""
-    from botocore.exceptions import ClientError
-
     ssm = lab.client("ssm")
-    try:
-        current = ssm.get_document(Name=PREFERENCES_DOCUMENT, DocumentFormat="JSON")
-    except ClientError as error:
-        if error_code(error) != "InvalidDocument":
-            raise
+    with explained(f"reading the Session Manager preferences {PREFERENCES_DOCUMENT}"):
+        current = get_or_none(ssm.get_document, missing=("InvalidDocument",), Name=PREFERENCES_DOCUMENT, DocumentFormat="JSON")
+    if current is None:
         with explained(f"creating the Session Manager preferences {PREFERENCES_DOCUMENT}"):
             ssm.create_document(
                 Name=PREFERENCES_DOCUMENT,
@@ -275,7 +252,7 @@ def _save_previous_preferences(lab: Lab, content: str) -> None:
     """Keep the account's own preferences once (never overwrite them with a later lab's)."""
     ssm = lab.client("ssm")
     with explained("saving the previous Session Manager preferences"):
-        try:
+        if get_or_none(ssm.get_parameter, missing=("ParameterNotFound",), Name=backup_parameter(lab)) is None:
             ssm.put_parameter(
                 Name=backup_parameter(lab),
                 Value=content,
@@ -284,6 +261,3 @@ def _save_previous_preferences(lab: Lab, content: str) -> None:
                 Overwrite=False,
                 Tags=lab.tags("previous-session-preferences"),
             )
-        except Exception as error:
-            if error_code(error) != "ParameterAlreadyExists":
-                raise
