@@ -26,20 +26,42 @@ class SecurityGroups:
     created: tuple[str, ...] = ()
 
 
-def https_from(cidr: str, description: str) -> dict[str, Any]:
-    return {**HTTPS, "IpRanges": [{"CidrIp": cidr, "Description": description}]}
-
-
-def has_rule(permissions: list[dict[str, Any]], protocol: str, port: int | None, cidr: str) -> bool:
-    """Whether a describe_security_groups permission list holds exactly this protocol/port/CIDR rule."""
+def has_rule(permissions: list[dict[str, Any]], protocol: str, port: int | None, cidr: str | None = None,
+             prefix_list_id: str | None = None) -> bool:
+    """Whether a describe_security_groups permission list holds this protocol/port rule for this peer."""
     for p in permissions:
         if p.get("IpProtocol") != protocol:
             continue
         if port is not None and (p.get("FromPort"), p.get("ToPort")) != (port, port):
             continue
-        if any(r.get("CidrIp") == cidr for r in p.get("IpRanges", [])):
+        if cidr and any(r.get("CidrIp") == cidr for r in p.get("IpRanges", [])):
+            return True
+        if prefix_list_id and any(r.get("PrefixListId") == prefix_list_id for r in p.get("PrefixListIds", [])):
             return True
     return False
+
+
+def ensure_https_rule(
+    lab: Lab, group: dict[str, Any], direction: str, role: str, description: str,
+    cidr: str | None = None, prefix_list_id: str | None = None,
+) -> None:
+    """Allow tcp/443 in (ingress) or out (egress) of `group` for a CIDR or a prefix list, unless already allowed."""
+    key = "IpPermissions" if direction == "ingress" else "IpPermissionsEgress"
+    if has_rule(group.get(key, []), "tcp", 443, cidr, prefix_list_id):
+        return
+    peer = (
+        {"IpRanges": [{"CidrIp": cidr, "Description": description}]}
+        if cidr
+        else {"PrefixListIds": [{"PrefixListId": prefix_list_id, "Description": description}]}
+    )
+    ec2 = lab.client("ec2")
+    authorize = ec2.authorize_security_group_ingress if direction == "ingress" else ec2.authorize_security_group_egress
+    with explained(f"allowing {description} ({direction} of {group['GroupName']})"):
+        authorize(
+            GroupId=group["GroupId"],
+            IpPermissions=[{**HTTPS, **peer}],
+            TagSpecifications=lab.tag_specifications("security-group-rule", role),
+        )
 
 
 def ensure(lab: Lab, network: Network) -> SecurityGroups:
@@ -65,23 +87,11 @@ def ensure(lab: Lab, network: Network) -> SecurityGroups:
     )
 
     # Endpoint SG: inbound 443 from the VPC, and nothing else (an endpoint never starts a connection).
-    if not has_rule(endpoint_sg.get("IpPermissions", []), "tcp", 443, network.cidr):
-        with explained("allowing HTTPS into the endpoint security group"):
-            ec2.authorize_security_group_ingress(
-                GroupId=endpoint_sg["GroupId"],
-                IpPermissions=[https_from(network.cidr, "HTTPS from the lab VPC")],
-                TagSpecifications=lab.tag_specifications("security-group-rule", "endpoints-https-in"),
-            )
+    ensure_https_rule(lab, endpoint_sg, "ingress", "endpoints-https-in", "HTTPS from the lab VPC", cidr=network.cidr)
     _revoke_allow_all_egress(lab, endpoint_sg)
 
     # Instance SG: no inbound rule; outbound 443 to the VPC (where the endpoints' interfaces are) only.
-    if not has_rule(instance_sg.get("IpPermissionsEgress", []), "tcp", 443, network.cidr):
-        with explained("allowing HTTPS out of the instance security group"):
-            ec2.authorize_security_group_egress(
-                GroupId=instance_sg["GroupId"],
-                IpPermissions=[https_from(network.cidr, "HTTPS to the VPC endpoints")],
-                TagSpecifications=lab.tag_specifications("security-group-rule", "instance-https-out"),
-            )
+    ensure_https_rule(lab, instance_sg, "egress", "instance-https-out", "HTTPS to the VPC endpoints", cidr=network.cidr)
     _revoke_allow_all_egress(lab, instance_sg)
     return SecurityGroups(endpoint_sg["GroupId"], instance_sg["GroupId"], tuple(created))
 

@@ -17,7 +17,7 @@ from ssmlab.lab import Lab
 from ssmlab.steps import endpoints as endpoint_step
 from ssmlab.steps.iam import InstanceRole
 from ssmlab.steps.network import Network
-from ssmlab.steps.security_groups import SecurityGroups
+from ssmlab.steps.security_groups import SecurityGroups, ensure_https_rule
 
 PREFERENCES_DOCUMENT = "SSM-SessionManagerRunShell"
 DESTINATIONS = ("cloudwatch", "s3")
@@ -156,24 +156,9 @@ def _ensure_s3_egress(lab: Lab, groups: SecurityGroups) -> None:
     prefix_list_id = lists["PrefixLists"][0]["PrefixListId"]
     with explained("reading the instance security group"):
         group = ec2.describe_security_groups(GroupIds=[groups.instance_sg_id])["SecurityGroups"][0]
-    for permission in group.get("IpPermissionsEgress", []):
-        if permission.get("FromPort") == 443 and any(
-            p.get("PrefixListId") == prefix_list_id for p in permission.get("PrefixListIds", [])
-        ):
-            return
-    with explained("allowing HTTPS from the instance to S3's prefix list"):
-        ec2.authorize_security_group_egress(
-            GroupId=groups.instance_sg_id,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 443,
-                    "ToPort": 443,
-                    "PrefixListIds": [{"PrefixListId": prefix_list_id, "Description": "HTTPS to S3 (gateway endpoint)"}],
-                }
-            ],
-            TagSpecifications=lab.tag_specifications("security-group-rule", "instance-s3-out"),
-        )
+    ensure_https_rule(
+        lab, group, "egress", "instance-s3-out", "HTTPS to S3 (gateway endpoint)", prefix_list_id=prefix_list_id
+    )
 
 
 def role_policy(lab: Lab, log_group: str | None, bucket: str | None) -> dict:
