@@ -21,11 +21,10 @@ SESSION_MANAGER_SERVICES = ("ssm", "ssmmessages", "ec2messages")
 
 @dataclass(frozen=True)
 class Endpoint:
+    """An interface endpoint the step left available with private DNS on (it waits for both)."""
+
     service: str
     endpoint_id: str
-    endpoint_type: str
-    private_dns: bool
-    state: str
 
 
 @dataclass(frozen=True)
@@ -100,14 +99,7 @@ def ensure_interface_endpoints(
     wait_for_vpc_endpoints(lab, [e["VpcEndpointId"] for e in results])
     return Endpoints(
         endpoints=tuple(
-            Endpoint(
-                service=short_service(e["ServiceName"]),
-                endpoint_id=e["VpcEndpointId"],
-                endpoint_type="Interface",
-                private_dns=True,
-                state="available",
-            )
-            for e in results
+            Endpoint(service=short_service(e["ServiceName"]), endpoint_id=e["VpcEndpointId"]) for e in results
         ),
         created=tuple(created),
     )
