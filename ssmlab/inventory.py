@@ -113,6 +113,19 @@ class SecurityGroup:
 
 
 @dataclass(frozen=True)
+class PrefixList:
+    """A managed prefix list (AWS's, like com.amazonaws.<region>.s3, or the account's own).
+
+    Security-group rules and routes name a list by id; what it covers is only known
+    from its entries, which is what netpath needs to match addresses against it.
+    """
+
+    prefix_list_id: str
+    name: str
+    cidrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class NetworkInterface:
     eni_id: str
     subnet_id: str
@@ -224,6 +237,7 @@ class LabState:
     security_groups: tuple[SecurityGroup, ...] = ()
     endpoints: tuple[VpcEndpoint, ...] = ()
     network_interfaces: tuple[NetworkInterface, ...] = ()
+    prefix_lists: tuple[PrefixList, ...] = ()
     instances: tuple[Instance, ...] = ()
     instance_profiles: tuple[InstanceProfile, ...] = ()
     roles: tuple[Role, ...] = ()
@@ -246,6 +260,9 @@ class LabState:
 
     def role(self, name: str) -> Role | None:
         return next((r for r in self.roles if r.name == name), None)
+
+    def prefix_list(self, prefix_list_id: str | None) -> PrefixList | None:
+        return next((p for p in self.prefix_lists if p.prefix_list_id == prefix_list_id), None)
 
     def endpoints_for(self, service: str) -> tuple[VpcEndpoint, ...]:
         return tuple(e for e in self.endpoints if e.service == service)
@@ -302,6 +319,8 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
             Filters=by_vpc + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]}],
         )
         dns = {v: _dns_attributes(ec2, v) for v in vpc_ids}
+    with explained("reading the prefix lists used by the security groups and routes"):
+        prefix_lists = _prefix_lists(ec2, groups, tables)
     instances = [i for r in reservations for i in r["Instances"]]
     volumes = _volumes(ec2, instances)
 
@@ -315,6 +334,7 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
         security_groups=tuple(_security_group(g) for g in groups),
         endpoints=tuple(_endpoint(e) for e in endpoints),
         network_interfaces=tuple(_eni(n) for n in enis),
+        prefix_lists=prefix_lists,
         instances=tuple(_instance(i, volumes) for i in instances),
         taken_at=datetime.now(timezone.utc),
     )
@@ -325,6 +345,36 @@ def _dns_attributes(ec2: Any, vpc_id: str) -> tuple[bool, bool]:
     support = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsSupport")["EnableDnsSupport"]["Value"]
     hostnames = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"]
     return bool(support), bool(hostnames)
+
+
+def _prefix_lists(ec2: Any, groups: list[dict], tables: list[dict]) -> tuple[PrefixList, ...]:
+    """The prefix lists that some SG rule or route names: one describe, then one entries read per list.
+
+    The number of calls follows the number of distinct lists referenced (typically 0 or 1,
+    the S3 list of a gateway endpoint), never the number of instances.
+    """
+    ids: list[str] = []
+    for g in groups:
+        for p in g.get("IpPermissions", []) + g.get("IpPermissionsEgress", []):
+            ids.extend(r["PrefixListId"] for r in p.get("PrefixListIds", []) if r.get("PrefixListId"))
+    for t in tables:
+        ids.extend(r["DestinationPrefixListId"] for r in t.get("Routes", []) if r.get("DestinationPrefixListId"))
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return ()
+    described = describe_all(ec2, "describe_managed_prefix_lists", "PrefixLists", PrefixListIds=ids)
+    return tuple(
+        PrefixList(
+            prefix_list_id=pl["PrefixListId"],
+            name=pl.get("PrefixListName", ""),
+            cidrs=tuple(
+                e["Cidr"]
+                for e in describe_all(ec2, "get_managed_prefix_list_entries", "Entries", PrefixListId=pl["PrefixListId"])
+                if e.get("Cidr")
+            ),
+        )
+        for pl in described
+    )
 
 
 def _volumes(ec2: Any, instances: list[dict]) -> dict[str, dict]:

@@ -19,12 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=0, help="0 (default) picks a free port")
     serve_parser.add_argument("--log-file", default=None, help="where this process's output goes (recorded only)")
+    serve_parser.add_argument("--time-scale", type=float, default=None, help="simulated seconds per wall second")
     args = parser.parse_args(argv)
 
     from .server import serve
 
     try:
-        serve(args.host, args.port, log_path=args.log_file)
+        serve(args.host, args.port, log_path=args.log_file, time_scale=args.time_scale)
     except BadInput as exc:
         print(f"ssmlab emulator: {exc}", file=sys.stderr)
         return 2

@@ -1,23 +1,44 @@
 """ssmlab's WSGI application: its own routes under `/ssmlab/`, moto for everything else.
 
 Wrapping moto (rather than running `moto_server`) gives the kit one place to add what
-moto lacks — extra routes, and later intercepting specific AWS actions — inside the
-emulator process, without patching moto in the learner's kernel.
+moto lacks inside the emulator process, without patching moto in the learner's kernel:
+extra routes under `/ssmlab/`, AWS actions answered by ssmlab's own handlers
+(`app.router`), and a readable AWS error for every action moto does not implement.
 
 moto is imported inside `make_app()`: it reads `MOTO_*` settings at import time, so the
-caller (`server.serve`) sets them first.
+caller (`server.serve`) sets them first. `protocol` (botocore) is imported lazily too, so
+`import ssmlab.emulator` stays light.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from itertools import chain, islice
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from .protocol import AwsRequest, Response
 
 PREFIX = "/ssmlab/"
 
+# Where handle_aws leaves the parsed AwsRequest (or None) in the environ, so a wrapper
+# around `moto_app` reads it instead of parsing the request a second time.
+REQUEST_KEY = "ssmlab.aws_request"
+
+# Not 500: botocore retries 500, 502, 503, 504 (standard and adaptive modes:
+# retries/standard.py _TRANSIENT_STATUS_CODES; legacy mode: data/_retry.json, which adds
+# 509 and 429), so an unimplemented action would cost every retry and its back-off. 501
+# is in none of those lists and "NotImplemented" is no throttling or transient error code,
+# so the client fails on the first answer; it is also what S3 itself sends with that code.
+NOT_IMPLEMENTED_STATUS = 501
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Extension = Callable[["SsmlabApp"], None]
+
+log = logging.getLogger("ssmlab.emulator")
 
 
 def _json_response(start_response: Callable[..., Any], status: str, payload: dict[str, Any]) -> list[bytes]:
@@ -26,21 +47,38 @@ def _json_response(start_response: Callable[..., Any], status: str, payload: dic
     return [body]
 
 
-class SsmlabApp:
-    """Route `/ssmlab/...` to ssmlab's handlers and every other request to moto."""
+def _send(start_response: Callable[..., Any], response: Response) -> list[bytes]:
+    status, headers, body = response
+    start_response(status, list(headers))
+    return [body]
 
-    def __init__(self, moto_app: WSGIApp, *, moto_version: str) -> None:
+
+def _is_html(headers: list[tuple[str, str]]) -> bool:
+    return any(name.lower() == "content-type" and "html" in value.lower() for name, value in headers)
+
+
+class SsmlabApp:
+    """Route `/ssmlab/...` to ssmlab's handlers, AWS actions registered on `router` to
+    theirs, and every other request to moto."""
+
+    def __init__(self, moto_app: WSGIApp, *, moto_version: str,
+                 extensions: Iterable[Extension] = ()) -> None:
+        from .protocol import ActionRouter
+
         self.moto_app = moto_app
         self.moto_version = moto_version
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.routes: dict[tuple[str, str], Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]] = {
             ("GET", "/ssmlab/health"): self.health,
         }
+        self.router: ActionRouter = ActionRouter()
+        for extension in extensions:
+            extension(self)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIX):
-            return self.moto_app(environ, start_response)
+            return self.handle_aws(environ, start_response)
         handler = self.routes.get((environ.get("REQUEST_METHOD", "GET"), path))
         if handler is None:
             return _json_response(start_response, "404 Not Found",
@@ -56,10 +94,126 @@ class SsmlabApp:
             "started_at": self.started_at,
         })
 
+    def handle_aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """An AWS API call: ssmlab's handler if one is registered, else moto."""
+        from .protocol import AwsError, error_response, parse_request
 
-def make_app() -> SsmlabApp:
-    """Build the emulator's WSGI app (imports moto: call after setting MOTO_* variables)."""
+        try:
+            request = parse_request(environ)
+        except Exception:  # a request we cannot describe is still moto's to answer
+            log.exception("could not parse %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            request = None
+        environ[REQUEST_KEY] = request
+        handler = self.router.handler_for(request) if request is not None else None
+        if handler is None:
+            return self.call_moto(environ, start_response, request)
+        try:
+            response = handler(request)
+        except AwsError as exc:
+            response = error_response(request, exc.status, exc.code, exc.message)
+        except Exception as exc:
+            log.exception("ssmlab handler for %s %s failed", request.service, request.action)
+            response = self._internal_failure(request, "ssmlab's handler", exc)
+        return _send(start_response, response)
+
+    def call_moto(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                  request: AwsRequest | None) -> Iterable[bytes]:
+        """Pass the request to moto, turning its failures into AWS error documents.
+
+        moto signals an unimplemented action by raising NotImplementedError (its Flask
+        app runs in debug mode, so exceptions propagate here instead of becoming a
+        response); werkzeug would answer that with an HTML 500 page that botocore retries
+        and cannot parse. Only a 500 HTML answer is buffered: every other response,
+        large S3 bodies included, streams through untouched. Unsigned requests (request
+        is None) keep moto's behaviour: there is no protocol to answer in.
+        """
+        if request is None:
+            return self.moto_app(environ, start_response)
+        started: list[bool] = []
+        replaced: list[str] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
+            started.append(True)
+            if status.startswith("500") and _is_html(headers):
+                replaced.append(status)
+                return lambda data: None  # the page is replaced, its writes dropped
+            return start_response(status, headers, exc_info)
+
+        try:
+            result = self.moto_app(environ, capture)
+            if not started:  # WSGI allows start_response on the first iteration: pull it
+                result = _Resumed(result)
+        except NotImplementedError as exc:
+            return _send(start_response, self._not_implemented(request, exc))
+        except Exception as exc:
+            log.exception("moto failed on %s %s", request.service, request.action)
+            return _send(start_response, self._internal_failure(request, "moto", exc))
+        if not replaced:
+            return result
+        _close(result)
+        log.error("moto answered %s %s with an HTML %s page", request.service, request.action, replaced[0])
+        return _send(start_response, self._internal_failure(request, "moto", None))
+
+    def _not_implemented(self, request: AwsRequest, exc: BaseException) -> Response:
+        from .protocol import error_response, service_label
+
+        action = request.action or _action_from_moto_message(str(exc))
+        log.info("not emulated: %s %s (%s)", service_label(request), action, exc)
+        return error_response(
+            request, NOT_IMPLEMENTED_STATUS, "NotImplemented",
+            f"ssmlab emulator: {service_label(request)} {action} is not emulated "
+            f"(moto {self.moto_version} does not implement it); "
+            "run this step against real AWS with --target aws")
+
+    def _internal_failure(self, request: AwsRequest, who: str, exc: BaseException | None) -> Response:
+        """A 500 InternalFailure, as AWS answers its own crashes: botocore retries it."""
+        from .protocol import error_response, service_label
+
+        what = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+        return error_response(
+            request, 500, "InternalFailure",
+            f"ssmlab emulator: {who} failed on {service_label(request)} {request.action or request.path}"
+            f"{what}; the traceback is in the emulator log (see `ssmlab emulator status`)")
+
+
+class _Resumed:
+    """A WSGI result whose first chunk was pulled early; yields it, then the rest."""
+
+    def __init__(self, result: Iterable[bytes]) -> None:
+        self._result = result
+        self._iterator = iter(result)
+        self._first = list(islice(self._iterator, 1))
+
+    def __iter__(self) -> Iterator[bytes]:
+        return chain(self._first, self._iterator)
+
+    def close(self) -> None:
+        _close(self._result)
+
+
+def _close(result: Iterable[bytes]) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
+
+
+def _action_from_moto_message(message: str) -> str:
+    """'The describe_foo action has not been implemented' -> 'DescribeFoo' (best effort)."""
+    words = message.split()
+    if len(words) > 1 and words[0] == "The" and "_" in words[1]:
+        return "".join(part.capitalize() for part in words[1].split("_"))
+    return "this action"
+
+
+def make_app(extensions: Iterable[Extension] = ()) -> SsmlabApp:
+    """Build the emulator's WSGI app (imports moto: call after setting MOTO_* variables).
+
+    Each extension is called with the app to register what it adds:
+    `app.router.register("ssm", "DescribeInstanceInformation", handler)` for AWS actions,
+    `app.routes[("GET", "/ssmlab/...")] = wsgi_handler` for ssmlab's own routes.
+    """
     import moto
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    return SsmlabApp(DomainDispatcherApplication(create_backend_app), moto_version=moto.__version__)
+    return SsmlabApp(DomainDispatcherApplication(create_backend_app), moto_version=moto.__version__,
+                     extensions=extensions)

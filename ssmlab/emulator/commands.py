@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     start = sub.add_parser("start", help="start it in the background (or reuse the running one)")
     start.add_argument("--port", type=int, default=None, help="TCP port (default: a free one)")
+    start.add_argument("--time-scale", type=_time_scale, default=None, metavar="N",
+                       help="simulated seconds per wall second for the SSM Agents (default $SSMLAB_TIME_SCALE, else 10)")
     start.set_defaults(func=cmd_start)
 
     stop = sub.add_parser("stop", help="stop it (no-op when it is not running)")
@@ -37,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run it in the foreground until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    serve.add_argument("--time-scale", type=_time_scale, default=None, metavar="N",
+                       help="simulated seconds per wall second (default $SSMLAB_TIME_SCALE, else 10)")
     serve.set_defaults(func=cmd_serve)
 
     env = sub.add_parser("env", help="print `export` lines for boto3 / the AWS CLI: eval $(ssmlab emulator env)")
@@ -47,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def cmd_start(args: argparse.Namespace) -> int:
     from .process import start
 
-    print(_describe(start(port=args.port)))
+    print(_describe(start(port=args.port, time_scale=args.time_scale)))
     return 0
 
 
@@ -71,7 +75,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    serve(args.host, args.port)
+    serve(args.host, args.port, time_scale=args.time_scale)
     return 0
 
 
@@ -81,6 +85,16 @@ def cmd_env(args: argparse.Namespace) -> int:
     for key, value in client_environ().items():
         print(f"export {key}={shlex.quote(value)}")
     return 0
+
+
+def _time_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid time scale {text!r}: expected a positive number such as 10 or 600")
+    return value
 
 
 def _describe(current) -> str:

@@ -46,7 +46,7 @@ def status() -> EmulatorStatus:
     return EmulatorStatus(healthy, url, data["pid"], data.get("log_path"))
 
 
-def start(*, port: int | None = None, timeout: float = 20.0) -> EmulatorStatus:
+def start(*, port: int | None = None, time_scale: float | None = None, timeout: float = 20.0) -> EmulatorStatus:
     """Return the running emulator, starting one in the background if there is none.
 
     Reuses a healthy emulator (so notebooks can call this freely); removes a state file
@@ -56,6 +56,8 @@ def start(*, port: int | None = None, timeout: float = 20.0) -> EmulatorStatus:
     """
     if port is not None and not 0 <= port <= 65535:
         raise BadInput(f"--port {port} is not a TCP port; give 1-65535, or omit it for a free port")
+    if time_scale is not None and not time_scale > 0:
+        raise BadInput(f"invalid time scale {time_scale!r}: expected a positive number (simulated seconds per wall second)")
     with _locked(timeout + 5.0):
         current = _verified(wait=3.0)
         if current.running:
@@ -63,8 +65,12 @@ def start(*, port: int | None = None, timeout: float = 20.0) -> EmulatorStatus:
             if port and port != running_port:
                 raise BadInput(f"--port {port}: the emulator is already running at {current.endpoint_url} "
                                f"(pid {current.pid}); run `ssmlab emulator stop` first to change its port")
+            running_scale = (state.read_state() or {}).get("time_scale")
+            if time_scale is not None and running_scale is not None and float(running_scale) != float(time_scale):
+                raise BadInput(f"--time-scale {time_scale:g}: the emulator is already running with time scale "
+                               f"{float(running_scale):g}; run `ssmlab emulator stop` first to change it")
             return current
-        return _spawn(port or 0, timeout)
+        return _spawn(port or 0, time_scale, timeout)
 
 
 def stop(timeout: float = 10.0) -> EmulatorStatus:
@@ -171,7 +177,7 @@ def _is_ours(data: dict) -> bool:
     return answer.ok and answer.info.get("pid") == pid
 
 
-def _spawn(port: int, timeout: float) -> EmulatorStatus:
+def _spawn(port: int, time_scale: float | None, timeout: float) -> EmulatorStatus:
     """Start `python -m ssmlab.emulator serve` detached and wait until it is healthy."""
     state.remove_state()
     log = state.log_path()
@@ -181,6 +187,8 @@ def _spawn(port: int, timeout: float) -> EmulatorStatus:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     env.pop(URL_ENV, None)
     cmd = [sys.executable, "-m", "ssmlab.emulator", "serve", "--port", str(port), "--log-file", str(log)]
+    if time_scale is not None:
+        cmd += ["--time-scale", f"{time_scale:g}"]
     began = time.monotonic()
     with open(log, "ab") as out:
         out.write(f"--- {datetime.now(timezone.utc).isoformat(timespec='seconds')} "

@@ -43,11 +43,14 @@ def url_for(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = None) -> None:
+def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = None,
+          time_scale: float | None = None) -> None:
     """Serve until SIGTERM / SIGINT / SIGHUP, then shut down and remove the state file.
 
     `port=0` lets the OS pick a free port (never moto's 5000 by default). `log_path` is
     only recorded in the state file: it says where this process's output goes.
+    `time_scale` is how many simulated seconds the SSM Agents live per wall second
+    (default $SSMLAB_TIME_SCALE, else clock.DEFAULT_TIME_SCALE).
     """
     _refuse_if_running()
     os.environ.update(MOTO_ENV)
@@ -63,12 +66,24 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
     from .app import make_app
 
     app = make_app()
+    from .clock import DEFAULT_TIME_SCALE, SimClock
+    from .ssm_extension import install
+
+    try:
+        scale = float(time_scale or os.environ.get("SSMLAB_TIME_SCALE") or DEFAULT_TIME_SCALE)
+    except ValueError:
+        raise BadInput(f"invalid SSMLAB_TIME_SCALE {os.environ.get('SSMLAB_TIME_SCALE')!r}: expected a positive number") from None
+    if not scale > 0:
+        raise BadInput(f"invalid time scale {scale!r}: expected a positive number")
+    clock = SimClock(scale)
+    fleet = install(app, clock)
     server = make_server(host, 0, app, threaded=True, request_handler=MotoRequestHandler,
                          fd=listener.fileno())
     listener.close()  # werkzeug works on its own duplicate of the descriptor
     real_port = server.socket.getsockname()[1]
     os.environ["MOTO_PORT"] = str(real_port)  # moto builds some URLs (SQS, Lambda) from it
     url = url_for(host, real_port)
+    os.environ["SSMLAB_EMULATOR_URL"] = url  # the simulated agents read this emulator back through it
 
     stop = threading.Event()
     for signum in STOP_SIGNALS:
@@ -91,13 +106,16 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
         "log_path": log_path,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "moto_version": app.moto_version,
+        "time_scale": scale,
     })
+    fleet.start()
     log.info("ssmlab emulator serving at %s (pid %d, moto %s)", url, pid, app.moto_version)
     try:
         while not stop.wait(1.0) and thread.is_alive():
             pass
     finally:
         log.info("ssmlab emulator stopping (pid %d)", pid)
+        fleet.shutdown()
         server.shutdown()
         server.server_close()
         state.remove_state(pid=pid)

@@ -1,0 +1,97 @@
+"""Plug the simulated agents into the emulator: their fleet, the SSM actions, /ssmlab/agents and /ssmlab/clock.
+
+Called once by `server.serve` with the app and the clock. The agents read the emulator's
+state back over HTTP, so they need the emulator's own URL (in SSMLAB_EMULATOR_URL) before
+the fleet starts.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any, Callable
+
+from ssmlab.emulator import moto_state
+from ssmlab.emulator.clock import SimClock
+from ssmlab.emulator.fleet import Fleet
+from ssmlab.emulator.ssm_api import ApiError, SessionManagerApi
+
+
+def install(app: Any, clock: SimClock) -> Fleet:
+    """Register everything on `app`; returns the fleet (the caller starts and stops its thread)."""
+    from ssmlab import inventory, registration
+    from ssmlab.emulator.app import REQUEST_KEY
+    from ssmlab.emulator.protocol import AwsError, json_response
+    from ssmlab.lab import Lab
+
+    labs: dict[str, Lab] = {}
+
+    def lab_for(region: str) -> Lab:
+        if region not in labs:
+            labs[region] = Lab("emulator-agent", region, "emulator")
+        return labs[region]
+
+    def snapshot(region: str, instance_id: str) -> Any:
+        return inventory.snapshot(lab_for(region), instance_id=instance_id)
+
+    fleet = Fleet(clock, snapshot, registration.assess, moto_state.instances)
+    api = SessionManagerApi(fleet, lambda service, region: lab_for(region).client(service))
+
+    def handler(action: Callable[[str, str, dict], dict]) -> Callable[[Any], Any]:
+        def handle(request: Any) -> Any:
+            try:
+                return json_response(action(request.region, request.account_id, request.params))
+            except ApiError as error:
+                raise AwsError(error.status, error.code, error.message) from None
+
+        return handle
+
+    for name, action in api.actions.items():
+        app.router.register("ssm", name, handler(action))
+
+    app.routes[("GET", "/ssmlab/agents")] = lambda environ, start: _json(
+        start, fleet.to_json(_query(environ).get("instance_id"))
+    )
+    app.routes[("GET", "/ssmlab/clock")] = lambda environ, start: _json(start, clock.to_json())
+    app.routes[("POST", "/ssmlab/clock")] = lambda environ, start: _advance(environ, start, fleet)
+
+    # moto keeps a rebooted instance running without a trace; the agent must restart.
+    moto_app = app.moto_app
+
+    def observe_reboots(environ: dict, start_response: Callable) -> Any:
+        request = environ.get(REQUEST_KEY)
+        if request is not None and request.service == "ec2" and request.action == "RebootInstances":
+            result = moto_app(environ, start_response)
+            fleet.reboot(request.query_list("InstanceId"))
+            return result
+        return moto_app(environ, start_response)
+
+    app.moto_app = observe_reboots
+    return fleet
+
+
+def _query(environ: dict) -> dict[str, str]:
+    return {k: v[0] for k, v in urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).items()}
+
+
+def _json(start_response: Callable, payload: dict, status: str = "200 OK") -> list[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _advance(environ: dict, start_response: Callable, fleet: Fleet) -> list[bytes]:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        seconds = float(body["advance"])
+        if not 0 <= seconds <= 7 * 24 * 3600:
+            raise ValueError
+    except (KeyError, ValueError, TypeError):
+        return _json(
+            start_response,
+            {"ok": False, "error": 'expected {"advance": SECONDS} with 0 <= SECONDS <= 604800 (one week)'},
+            "400 Bad Request",
+        )
+    fleet.advance(seconds)
+    return _json(start_response, fleet.clock.to_json())
