@@ -505,6 +505,15 @@ def _eni(n: dict) -> NetworkInterface:
     )
 
 
+def _instance_groups(i: dict) -> tuple[str, ...]:
+    """The instance's security groups are its primary network interface's (EC2 User Guide)."""
+    primary = next(
+        (n for n in i.get("NetworkInterfaces", []) if (n.get("Attachment") or {}).get("DeviceIndex") == 0), None
+    )
+    groups = (primary or {}).get("Groups") or i.get("SecurityGroups", [])
+    return tuple(g["GroupId"] for g in groups)
+
+
 def _instance(i: dict, volumes: dict[str, dict]) -> Instance:
     options = i.get("MetadataOptions", {})
     return Instance(
@@ -516,7 +525,7 @@ def _instance(i: dict, volumes: dict[str, dict]) -> Instance:
         public_ip=i.get("PublicIpAddress"),
         image_id=i.get("ImageId", ""),
         instance_type=i.get("InstanceType", ""),
-        group_ids=tuple(g["GroupId"] for g in i.get("SecurityGroups", [])),
+        group_ids=_instance_groups(i),
         profile_arn=(i.get("IamInstanceProfile") or {}).get("Arn"),
         imds=Imds(
             http_endpoint=options.get("HttpEndpoint", "enabled"),

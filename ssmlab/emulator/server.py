@@ -67,8 +67,10 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
 
     app = make_app()
     from .clock import DEFAULT_TIME_SCALE, SimClock
+    from . import ec2_fixes
     from .ssm_extension import install
 
+    ec2_fixes.install(app)
     try:
         scale = float(time_scale or os.environ.get("SSMLAB_TIME_SCALE") or DEFAULT_TIME_SCALE)
     except ValueError:

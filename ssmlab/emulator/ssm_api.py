@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -389,7 +390,9 @@ class SessionManagerApi:
             logs.put_log_events(
                 logGroupName=session.log_group,
                 logStreamName=session.session_id,
-                logEvents=[{"timestamp": int(self.clock.now() * 1000), "message": line}],
+                # The event is stamped with wall time: CloudWatch Logs refuses events from the future,
+                # and the simulated clock runs ahead. The simulated time is in the message.
+                logEvents=[{"timestamp": int(time.time() * 1000), "message": line}],
             )
         if session.bucket:
             key = f"{session.s3_prefix}{session.session_id}.log"

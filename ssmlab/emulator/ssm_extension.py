@@ -20,7 +20,7 @@ from ssmlab.emulator.ssm_api import ApiError, SessionManagerApi
 def install(app: Any, clock: SimClock) -> Fleet:
     """Register everything on `app`; returns the fleet (the caller starts and stops its thread)."""
     from ssmlab import inventory, registration
-    from ssmlab.emulator.app import REQUEST_KEY
+    from ssmlab.emulator.hooks import after
     from ssmlab.emulator.protocol import AwsError, json_response
     from ssmlab.lab import Lab
 
@@ -56,17 +56,7 @@ def install(app: Any, clock: SimClock) -> Fleet:
     app.routes[("POST", "/ssmlab/clock")] = lambda environ, start: _advance(environ, start, fleet)
 
     # moto keeps a rebooted instance running without a trace; the agent must restart.
-    moto_app = app.moto_app
-
-    def observe_reboots(environ: dict, start_response: Callable) -> Any:
-        request = environ.get(REQUEST_KEY)
-        if request is not None and request.service == "ec2" and request.action == "RebootInstances":
-            result = moto_app(environ, start_response)
-            fleet.reboot(request.query_list("InstanceId"))
-            return result
-        return moto_app(environ, start_response)
-
-    app.moto_app = observe_reboots
+    after(app, "ec2", "RebootInstances", lambda request: fleet.reboot(request.query_list("InstanceId")))
     return fleet
 
 
