@@ -384,3 +384,37 @@ def test_an_old_agent_needs_ec2messages_for_its_control_channel(emulator):
     assert agent["control_channel"] is None and agent["phase"] == "no-channel"
     channel = [e for e in failures(lab, instance_id) if e["step"] == "control-channel"]
     assert channel and channel[0]["service"] == "ec2messages"
+
+
+def test_stopping_ends_the_agent_and_starting_brings_it_back(two_nodes):
+    lab, _, _, second = two_nodes
+    ec2 = lab.client("ec2")
+    ec2.stop_instances(InstanceIds=[second])
+    control.advance_clock(lab, 5)
+    assert managed.node_information(lab, second)["PingStatus"] == "ConnectionLost"
+    assert control.agents(lab, second)["agents"][0]["phase"] == "stopped"
+    ec2.start_instances(InstanceIds=[second])
+    control.advance_clock(lab, AGENT_START_DELAY + 5)
+    assert online(lab, second)
+
+
+def test_describe_instance_information_filters_and_pages(two_nodes):
+    lab, results, first, second = two_nodes
+    more = [launch(lab, results) for _ in range(4)]
+    control.advance_clock(lab, AGENT_START_DELAY + 5)
+    ssm = lab.client("ssm")
+    pages = list(ssm.get_paginator("describe_instance_information").paginate(PaginationConfig={"PageSize": 5}))
+    seen = [i["InstanceId"] for page in pages for i in page["InstanceInformationList"]]
+    assert len(pages) >= 2 and all(len(p["InstanceInformationList"]) <= 5 for p in pages)
+    assert {first, second, *more} <= set(seen) and len(seen) == len(set(seen))
+    online_only = ssm.describe_instance_information(Filters=[{"Key": "PingStatus", "Values": ["Online"]}])
+    assert all(i["PingStatus"] == "Online" for i in online_only["InstanceInformationList"])
+    by_id = ssm.describe_instance_information(InstanceInformationFilterList=[{"key": "InstanceIds", "valueSet": [first]}])
+    assert [i["InstanceId"] for i in by_id["InstanceInformationList"]] == [first]
+
+
+def test_the_log_names_where_ssm_resolved(two_nodes):
+    lab, results, first, _ = two_nodes
+    register = next(e for e in control.agents(lab, first)["log"] if e["step"] == "register")
+    assert register["service"] == "ssm"
+    assert register["address"] == results["endpoints"].get("ssm").endpoint_id or register["address"].startswith("10.0.")

@@ -353,3 +353,19 @@ def test_import_is_light():
             "heavy = [m for m in ('moto', 'flask', 'boto3', 'botocore', 'werkzeug') if m in sys.modules]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_time_scale_is_set_at_start_and_reported_by_the_clock(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSMLAB_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("SSMLAB_EMULATOR_URL", raising=False)
+    started = emulator.start(time_scale=120)
+    try:
+        with urllib.request.urlopen(started.endpoint_url + "/ssmlab/clock", timeout=5) as response:
+            assert json.loads(response.read())["scale"] == 120
+        with pytest.raises(BadInput, match="already running with time scale 120"):
+            emulator.start(time_scale=60)
+        assert emulator.start(time_scale=120).pid == started.pid
+        with pytest.raises(BadInput, match="positive number"):
+            emulator.start(time_scale=0)
+    finally:
+        emulator.stop()

@@ -122,7 +122,7 @@ class Agent:
 
         step = "ping" if self.registered else "register"
         resolution = getattr(assessment.ssm_path, "resolution", None)
-        target = dict(service="ssm", address=", ".join(resolution.addresses) if resolution else None)
+        target = dict(service="ssm", address=_address(resolution))
         if not assessment.registration.passed:
             self._lose_connection()
             self.phase = "connection-lost" if self.registered else "connecting"
@@ -194,3 +194,10 @@ class Agent:
             "last_reason": self.last_reason,
             "boots": self.boots,
         }
+
+
+def _address(resolution: Any) -> str | None:
+    """Where the name resolved: the endpoint's private IPs, else the endpoint or 'public'."""
+    if resolution is None:
+        return None
+    return ", ".join(resolution.addresses) or resolution.endpoint_id or resolution.via
