@@ -18,6 +18,9 @@ from ssmlab.errors import BadInput
 TAG_KEY = "ssmlab:lab"
 """Every resource the kit creates carries this tag; teardown deletes only what has it."""
 
+LAB_HEADER = "X-Ssmlab-Lab"
+"""On the emulator only: the lab a request comes from, for the emulator's call log."""
+
 TARGETS = ("emulator", "aws")
 DEFAULT_REGION = "ap-northeast-1"
 LAB_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,23}")
@@ -161,13 +164,20 @@ class Lab:
         key = (service, region or self.region)
         cache = self.__dict__.setdefault("_clients", {})
         if key not in cache:
-            cache[key] = self.session.client(
+            client = self.session.client(
                 service,
                 region_name=key[1],
                 endpoint_url=self.endpoint_url,
                 config=self._client_config,
             )
+            if self.is_emulator:
+                # The emulator's call log attributes each request to its lab (never sent to AWS).
+                client.meta.events.register("before-sign", self._mark_request)
+            cache[key] = client
         return cache[key]
+
+    def _mark_request(self, request, **_: Any) -> None:
+        request.headers[LAB_HEADER] = self.name
 
     @property
     def waiter_config(self) -> dict[str, int]:

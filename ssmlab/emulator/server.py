@@ -67,10 +67,8 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
 
     app = make_app()
     from .clock import DEFAULT_TIME_SCALE, SimClock
-    from . import ec2_fixes
-    from .ssm_extension import install
+    from .extensions import install_all
 
-    ec2_fixes.install(app)
     try:
         scale = float(time_scale or os.environ.get("SSMLAB_TIME_SCALE") or DEFAULT_TIME_SCALE)
     except ValueError:
@@ -78,7 +76,7 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
     if not scale > 0:
         raise BadInput(f"invalid time scale {scale!r}: expected a positive number")
     clock = SimClock(scale)
-    fleet = install(app, clock)
+    fleet = install_all(app, clock)
     server = make_server(host, 0, app, threaded=True, request_handler=MotoRequestHandler,
                          fd=listener.fileno())
     listener.close()  # werkzeug works on its own duplicate of the descriptor

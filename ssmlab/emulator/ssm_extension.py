@@ -27,15 +27,23 @@ def install(app: Any, clock: SimClock) -> Fleet:
     labs: dict[str, Lab] = {}
 
     def lab_for(region: str) -> Lab:
+        """The simulated agents' own view of the emulator; their requests are marked internal."""
         if region not in labs:
             labs[region] = Lab("emulator-agent", region, "emulator")
         return labs[region]
 
+    def client(service: str, region: str) -> Any:
+        made = lab_for(region).client(service)
+        made.meta.events.register("before-sign", _mark_internal, unique_id="ssmlab-internal")
+        return made
+
     def snapshot(region: str, instance_id: str) -> Any:
+        for service in ("ec2", "iam"):
+            client(service, region)  # marked before inventory uses them
         return inventory.snapshot(lab_for(region), instance_id=instance_id)
 
     fleet = Fleet(clock, snapshot, registration.assess, moto_state.instances)
-    api = SessionManagerApi(fleet, lambda service, region: lab_for(region).client(service))
+    api = SessionManagerApi(fleet, client)
 
     def handler(action: Callable[[str, str, dict], dict]) -> Callable[[Any], Any]:
         def handle(request: Any) -> Any:
@@ -58,6 +66,15 @@ def install(app: Any, clock: SimClock) -> Fleet:
     # moto keeps a rebooted instance running without a trace; the agent must restart.
     after(app, "ec2", "RebootInstances", lambda request: fleet.reboot(request.query_list("InstanceId")))
     return fleet
+
+
+INTERNAL_HEADER = "X-Ssmlab-Internal"
+"""Marks the emulator's own requests (the simulated agents reading state back), so the call
+log and fault injection leave them out: a learner's call counts stay the learner's."""
+
+
+def _mark_internal(request: Any, **_: Any) -> None:
+    request.headers[INTERNAL_HEADER] = "agents"
 
 
 def _query(environ: dict) -> dict[str, str]:

@@ -1,0 +1,18 @@
+"""Everything ssmlab adds to moto, installed on the emulator's app in one place.
+
+Each module keeps its own concern (moto fixes, the simulated agents, ...); this list is
+the order they wrap moto in. Returns what the server must start and stop with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def install_all(app: Any, clock: Any) -> Any:
+    """Install every extension on `app`; returns the simulated agents' fleet."""
+    from . import ec2_fixes
+    from .ssm_extension import install as install_agents
+
+    ec2_fixes.install(app)
+    return install_agents(app, clock)
