@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     _lab_arguments(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
+
+    doctor = commands.add_parser("doctor", help="explain why an instance is not managed or cannot start a session")
+    which = doctor.add_mutually_exclusive_group(required=True)
+    which.add_argument("--instance-id", help="any EC2 instance in the region (not only labs)")
+    which.add_argument("--lab", help="the lab's instance(s)")
+    doctor.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
+    doctor.add_argument("--target", help="emulator (default) or aws")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output (DESIGN.md's shape)")
+    doctor.set_defaults(func=cmd_doctor)
     return parser
 
 
@@ -142,6 +151,29 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(_target_banner(lab))
         print_status_table(steps)
     return 0
+
+
+INSTANCE_ID_RE = r"i-[0-9a-f]{8}([0-9a-f]{9})?"
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import re
+
+    from ssmlab.checkup import checkup
+    from ssmlab.lab import Lab, default_region, default_target
+    from ssmlab.render import diagnosis_text
+
+    if args.instance_id and not re.fullmatch(INSTANCE_ID_RE, args.instance_id):
+        raise BadInput(f"invalid instance id {args.instance_id!r}: expected i- followed by 8 or 17 hex digits")
+    # A lab name is needed for the clients' labelling only; any instance in the region can be diagnosed.
+    lab = Lab(args.lab or "doctor", args.region or default_region(), args.target or default_target())
+    diagnoses = checkup(lab, args.instance_id)
+    if args.json:
+        payload = [d.to_json() for d in diagnoses]
+        print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+    else:
+        print("\n\n".join(diagnosis_text(d) for d in diagnoses))
+    return 0 if all(d.ok for d in diagnoses) else 1
 
 
 def _target_banner(lab) -> str:

@@ -198,6 +198,13 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class Image:
+    image_id: str
+    name: str
+    owner: str = ""
+
+
+@dataclass(frozen=True)
 class Policy:
     """A managed (arn set) or inline (arn None) policy with its document."""
 
@@ -238,6 +245,7 @@ class LabState:
     endpoints: tuple[VpcEndpoint, ...] = ()
     network_interfaces: tuple[NetworkInterface, ...] = ()
     prefix_lists: tuple[PrefixList, ...] = ()
+    images: tuple[Image, ...] = ()
     instances: tuple[Instance, ...] = ()
     instance_profiles: tuple[InstanceProfile, ...] = ()
     roles: tuple[Role, ...] = ()
@@ -260,6 +268,9 @@ class LabState:
 
     def role(self, name: str) -> Role | None:
         return next((r for r in self.roles if r.name == name), None)
+
+    def image(self, image_id: str | None) -> Image | None:
+        return next((i for i in self.images if i.image_id == image_id), None)
 
     def prefix_list(self, prefix_list_id: str | None) -> PrefixList | None:
         return next((p for p in self.prefix_lists if p.prefix_list_id == prefix_list_id), None)
@@ -288,12 +299,18 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
     """Read the lab (by its tag), or one VPC, or the VPC of one instance, in a few filtered calls."""
     ec2 = lab.client("ec2")
     lab_name: str | None = None if (vpc_id or instance_id) else lab.name
+    looked_up: list[dict] = []
     if instance_id:
         with explained(f"looking up the instance {instance_id}"):
             found = get_or_none(ec2.describe_instances, missing=("InvalidInstanceID.NotFound",), InstanceIds=[instance_id])
-        vpc_id = next((i.get("VpcId") for r in (found or {}).get("Reservations", []) for i in r["Instances"]), None)
-        if vpc_id is None:  # no such instance (or a terminated one): nothing else to read
-            return LabState(region=lab.region, taken_at=datetime.now(timezone.utc))
+        looked_up = [i for r in (found or {}).get("Reservations", []) for i in r["Instances"]]
+        vpc_id = next((i.get("VpcId") for i in looked_up if i.get("VpcId")), None)
+        if vpc_id is None:  # no such instance, or a terminated one that left its VPC
+            return LabState(
+                region=lab.region,
+                instances=tuple(_instance(i, {}) for i in looked_up),
+                taken_at=datetime.now(timezone.utc),
+            )
 
     with explained("reading the VPCs"):
         if vpc_id:
@@ -322,7 +339,10 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
     with explained("reading the prefix lists used by the security groups and routes"):
         prefix_lists = _prefix_lists(ec2, groups, tables)
     instances = [i for r in reservations for i in r["Instances"]]
+    if instance_id and instance_id not in {i["InstanceId"] for i in instances}:
+        instances += [i for i in looked_up if i["InstanceId"] == instance_id]  # terminated: still diagnosable
     volumes = _volumes(ec2, instances)
+    images = _images(ec2, instances)
 
     state = LabState(
         region=lab.region,
@@ -336,9 +356,19 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
         network_interfaces=tuple(_eni(n) for n in enis),
         prefix_lists=prefix_lists,
         instances=tuple(_instance(i, volumes) for i in instances),
+        images=images,
         taken_at=datetime.now(timezone.utc),
     )
     return _read_iam(lab, state, instances, instance_id)
+
+
+def _images(ec2: Any, instances: list[dict]) -> tuple[Image, ...]:
+    """The instances' AMIs (names tell whether the SSM Agent comes preinstalled), in one call."""
+    ids = sorted({i["ImageId"] for i in instances if i.get("ImageId")})
+    if not ids:
+        return ()
+    found = get_or_none(ec2.describe_images, missing=("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"), ImageIds=ids)
+    return tuple(Image(i["ImageId"], i.get("Name", ""), i.get("OwnerId", "")) for i in (found or {}).get("Images", []))
 
 
 def _dns_attributes(ec2: Any, vpc_id: str) -> tuple[bool, bool]:
@@ -624,3 +654,90 @@ def _managed_policy(lab: Lab, iam: Any, arn: str, name: str) -> Policy:
             return Policy(name, document, arn)
         _MANAGED_DOCUMENTS[key] = document
     return Policy(name, _MANAGED_DOCUMENTS[key], arn)
+
+
+# --------------------------------------------------------------------------------------
+# What Systems Manager itself knows (for the doctor; not part of a snapshot, which the
+# emulator's agents also take and which must not depend on Systems Manager's answers)
+# --------------------------------------------------------------------------------------
+
+DHMC_SETTING = "/ssm/managed-instance/default-ec2-instance-management-role"
+UNKNOWN_ANSWERS = ("NotImplemented", "AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+                   "ServiceSettingNotFound", "InvalidDocument")
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """DescribeInstanceInformation's view of one instance (ping_status None: not registered)."""
+
+    instance_id: str
+    ping_status: str | None
+    agent_version: str | None = None
+    platform: str = ""
+    last_ping: datetime | None = None
+
+
+def _unknown_on_refusal(call: Any, **kwargs: Any) -> Any:
+    """A call whose refusal (no permission, not emulated) means 'unknown', not a failure."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return call(**kwargs)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in UNKNOWN_ANSWERS:
+            return None
+        raise
+
+
+def node_facts(lab: Lab, instance_ids: list[str]) -> dict[str, NodeFacts]:
+    """One DescribeInstanceInformation per 50 instances (the filter's limit)."""
+    ssm = lab.client("ssm")
+    facts = {i: NodeFacts(i, None) for i in instance_ids}
+    for start in range(0, len(instance_ids), 50):
+        chunk = instance_ids[start : start + 50]
+        with explained("asking Systems Manager which instances are managed nodes"):
+            items = describe_all(
+                ssm, "describe_instance_information", "InstanceInformationList",
+                Filters=[{"Key": "InstanceIds", "Values": chunk}],
+            )
+        for item in items:
+            facts[item["InstanceId"]] = NodeFacts(
+                item["InstanceId"], item.get("PingStatus"), item.get("AgentVersion"),
+                f"{item.get('PlatformName', '')} {item.get('PlatformVersion', '')}".strip(), item.get("LastPingDateTime"),
+            )
+    return facts
+
+
+def connection_status(lab: Lab, instance_id: str) -> str | None:
+    """GetConnectionStatus: 'connected' when a session could start now; None when it cannot be asked."""
+    with explained(f"asking Session Manager whether {instance_id} is connected"):
+        answer = _unknown_on_refusal(lab.client("ssm").get_connection_status, Target=instance_id)
+    return answer and answer.get("Status")
+
+
+def session_preferences(lab: Lab) -> dict | None:
+    """The inputs of the SSM-SessionManagerRunShell preferences document, if there is one."""
+    with explained("reading the Session Manager preferences"):
+        document = _unknown_on_refusal(
+            lab.client("ssm").get_document, Name="SSM-SessionManagerRunShell", DocumentFormat="JSON"
+        )
+    return json.loads(document["Content"]).get("inputs", {}) if document else None
+
+
+def default_host_management_role(lab: Lab) -> str | None:
+    """The Default Host Management Configuration role, when the service setting names one."""
+    with explained("reading the Default Host Management Configuration setting"):
+        answer = _unknown_on_refusal(lab.client("ssm").get_service_setting, SettingId=DHMC_SETTING)
+    value = answer and answer.get("ServiceSetting", {}).get("SettingValue")
+    return value if value and value != "$None" else None
+
+
+def simulate_role(lab: Lab, role_arn: str, actions: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The actions iam:SimulatePrincipalPolicy says the role may not do, or None if it cannot be asked."""
+    with explained(f"simulating the policies of {role_arn}"):
+        answer = _unknown_on_refusal(
+            lab.client("iam").simulate_principal_policy, PolicySourceArn=role_arn, ActionNames=list(actions)
+        )
+    if answer is None:
+        return None
+    return tuple(r["EvalActionName"] for r in answer["EvaluationResults"] if r["EvalDecision"] != "allowed")

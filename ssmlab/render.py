@@ -27,3 +27,29 @@ def status_table(steps) -> str:
 
 def print_status_table(steps) -> None:
     print(status_table(steps))
+
+
+SEVERITY_MARKS = {"error": "ERROR", "warning": "WARN ", "info": "info "}
+
+
+def diagnosis_text(diagnosis) -> str:
+    """The doctor's report: each required service's path hop by hop, then the findings with their fixes."""
+    managed = {True: "yes", False: "NO", None: "unknown"}[diagnosis.managed]
+    lines = [f"doctor: {diagnosis.instance_id or '(no instance)'} in {diagnosis.region} — managed node: {managed}"]
+    for service, path in diagnosis.paths.items():
+        if path is None:
+            continue
+        verdict = "reachable" if path.reachable else "BLOCKED"
+        lines.append(f"\n  {service}: {verdict} — {path.resolution.detail}")
+        for hop in path.hops:
+            lines.append(f"    {'ok' if hop.passed else 'XX'}  {hop.name:<20} {hop.detail}")
+    lines.append("")
+    if not diagnosis.findings:
+        lines.append("  no findings: everything the API shows is in order")
+    for finding in diagnosis.findings:
+        lines.append(f"  {SEVERITY_MARKS[finding.severity]} {finding.code}  {finding.resource or ''}".rstrip())
+        lines.extend(f"         {line}" for line in textwrap.wrap(finding.message, 100))
+        lines.append(f"         fix: {finding.fix}")  # one line, so the command copies whole
+    lines.append(f"\n  IAM checked with {diagnosis.iam_method}.")
+    lines.append("  Not visible to the doctor: " + "; ".join(diagnosis.blind_spots) + ".")
+    return "\n".join(lines)

@@ -15,6 +15,7 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
+from ssmlab.amis import platform_for
 from ssmlab.emulator.agent import AGENT_START_DELAY, Agent, LogEntry
 from ssmlab.emulator.clock import SimClock
 
@@ -26,25 +27,8 @@ AGENT_VERSION_TAG = "ssmlab:agent-version"
 # simulate another one, e.g. 3.2.582.0 to see why older agents need ec2messages.
 SIMULATED_AGENT_VERSION = "3.3.1957.0"
 
-# AMI families with the SSM Agent preinstalled (User Guide, "AMIs with SSM Agent
-# preinstalled"; FACTS.md), matched on the AMI name. Anything else has no agent.
-AGENT_FAMILIES: tuple[tuple[str, dict[str, str]], ...] = (
-    ("al2023-ami-", {"PlatformType": "Linux", "PlatformName": "Amazon Linux", "PlatformVersion": "2023"}),
-    ("amzn2-ami-", {"PlatformType": "Linux", "PlatformName": "Amazon Linux", "PlatformVersion": "2"}),
-    ("ubuntu/images/", {"PlatformType": "Linux", "PlatformName": "Ubuntu", "PlatformVersion": ""}),
-    ("suse-sles-", {"PlatformType": "Linux", "PlatformName": "SLES", "PlatformVersion": ""}),
-    ("Windows_Server-", {"PlatformType": "Windows", "PlatformName": "Microsoft Windows Server", "PlatformVersion": ""}),
-)
 MAX_STEPS_PER_PASS = 20_000  # a bound, so a huge clock jump can never spin forever
 LOG_LIMIT = 20_000
-
-
-def platform_for(ami_name: str | None) -> dict[str, str] | None:
-    """The platform facts of an AMI whose family ships the agent, else None (no agent)."""
-    for prefix, platform in AGENT_FAMILIES:
-        if ami_name and ami_name.startswith(prefix):
-            return dict(platform)
-    return None
 
 
 class Fleet:

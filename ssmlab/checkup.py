@@ -1,0 +1,52 @@
+"""The doctor's edge: read everything it needs (inventory), then diagnose (pure).
+
+One snapshot per VPC and one DescribeInstanceInformation per 50 instances, so the number
+of API calls does not grow with the number of instances, rules or endpoints.
+"""
+
+from __future__ import annotations
+
+from ssmlab import doctor, inventory, policy
+from ssmlab.lab import Lab
+
+
+def checkup(lab: Lab, instance_id: str | None = None) -> list[doctor.Diagnosis]:
+    """Diagnose one instance (any instance in the region), or every instance of the lab."""
+    state = inventory.snapshot(lab, instance_id=instance_id) if instance_id else inventory.snapshot(lab)
+    ids = [instance_id] if instance_id else [i.instance_id for i in state.instances if dict(i.tags).get("ssmlab:lab") == lab.name]
+    if not ids:
+        return [doctor.Diagnosis(None, lab.region, None, (doctor.Finding(
+            "INSTANCE_NOT_FOUND", "error", None, f"lab {lab.name} has no instance in {lab.region}",
+            f"build it: ssmlab build --lab {lab.name} --region {lab.region}",
+        ),))]
+    running = [i for i in ids if (state.instance(i) is not None and state.instance(i).state == "running")]
+    nodes = inventory.node_facts(lab, running) if running else {}
+    preferences = inventory.session_preferences(lab)
+    dhmc_role = inventory.default_host_management_role(lab)
+    simulated = _simulations(lab, state, running)
+    return [
+        doctor.diagnose(
+            state, i, node=nodes.get(i), preferences=preferences, dhmc_role=dhmc_role,
+            simulated_missing=simulated.get(i),
+        )
+        for i in ids
+    ]
+
+
+def _simulations(lab: Lab, state, instance_ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """On real AWS, ask IAM's simulator about each distinct role (when the caller may)."""
+    if lab.is_emulator:
+        return {}  # moto has no IAM policy simulation (FACTS.md): the documents are evaluated instead
+    actions = policy.SESSION_MANAGER_ACTIONS
+    by_role: dict[str, tuple[str, ...] | None] = {}
+    result: dict[str, tuple[str, ...]] = {}
+    for instance_id in instance_ids:
+        profile = state.profile(state.instance(instance_id).profile_arn)
+        role = state.role(profile.role_names[0]) if profile and profile.role_names else None
+        if role is None:
+            continue
+        if role.arn not in by_role:
+            by_role[role.arn] = inventory.simulate_role(lab, role.arn, actions)
+        if by_role[role.arn] is not None:
+            result[instance_id] = by_role[role.arn]
+    return result

@@ -1,0 +1,408 @@
+"""Why is this instance not a managed node, or why can't a session start? Pure rules over a LabState.
+
+The doctor sees what the API shows: it walks the agent's path to each service hop by hop
+(`netpath`), checks the credentials and permissions (`registration`, `policy`), and reads
+Systems Manager's own view (DescribeInstanceInformation, GetConnectionStatus) when the
+caller passes it. Each finding has a stable code, the resource to fix, and the exact fix.
+Its peers (FACTS.md): `ssm-cli get-diagnostics` runs on the instance, so it is useless when
+you can't get in; the AWSSupport-TroubleshootManagedInstance / -SessionManager runbooks
+check the same things from the API, without saying which hop fails.
+
+Finding codes (stable; also listed in the README):
+  INSTANCE_NOT_FOUND            error    no such instance in this region
+  INSTANCE_NOT_RUNNING          error    stopped, stopping or terminated
+  AGENT_NOT_PREINSTALLED        warning  the AMI is not one of those that ship the SSM Agent
+  IMDS_DISABLED                 error    the agent reads its credentials from IMDS
+  NO_INSTANCE_PROFILE           error    (info when Default Host Management Configuration covers it)
+  ROLE_TRUST_MISSING_EC2        error    the role does not trust ec2.amazonaws.com
+  ROLE_MISSING_SSM_PERMISSIONS  error    the message lists the missing actions
+  VPC_DNS_SUPPORT_DISABLED      error    no Amazon-provided DNS in the VPC
+  VPC_DNS_HOSTNAMES_DISABLED    error    private DNS of the endpoints does not apply
+  ENDPOINT_MISSING              error    resource = the service; not raised when a public path works
+  ENDPOINT_NOT_AVAILABLE        error    the endpoint exists but is not available
+  ENDPOINT_PRIVATE_DNS_DISABLED error    the service name resolves to public addresses
+  ENDPOINT_SG_BLOCKS_HTTPS      error    the endpoint security group has no inbound 443 from the instance
+  INSTANCE_SG_BLOCKS_HTTPS      error    the instance security group has no outbound 443 to the endpoint
+  NACL_BLOCKS_HTTPS             error    a network ACL blocks 443 out or the reply on the ephemeral ports
+  EC2MESSAGES_ENDPOINT_NEEDED   error when the agent is known to be older than 3.3.40.0, else info
+  NOT_MANAGED                   error    Systems Manager does not list the instance as a managed node
+  CONNECTION_LOST               error    the node stopped pinging
+  REBOOT_RECOMMENDED            warning  everything checks out, yet the node is not managed
+  SESSION_LOGGING_UNREACHABLE   error    preferences name a log group or bucket the agent cannot write to
+  S3_GATEWAY_MISSING            info     AL2023 package repositories and agent updates need S3
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ssmlab import amis, netpath, policy, registration
+from ssmlab.inventory import Instance, LabState, NodeFacts
+from ssmlab.netpath import PathResult
+
+ERROR, WARNING, INFO = "error", "warning", "info"
+CODES = {
+    "INSTANCE_NOT_FOUND": ERROR, "INSTANCE_NOT_RUNNING": ERROR, "AGENT_NOT_PREINSTALLED": WARNING,
+    "IMDS_DISABLED": ERROR, "NO_INSTANCE_PROFILE": ERROR, "ROLE_TRUST_MISSING_EC2": ERROR,
+    "ROLE_MISSING_SSM_PERMISSIONS": ERROR, "VPC_DNS_SUPPORT_DISABLED": ERROR, "VPC_DNS_HOSTNAMES_DISABLED": ERROR,
+    "ENDPOINT_MISSING": ERROR, "ENDPOINT_NOT_AVAILABLE": ERROR, "ENDPOINT_PRIVATE_DNS_DISABLED": ERROR,
+    "ENDPOINT_SG_BLOCKS_HTTPS": ERROR, "INSTANCE_SG_BLOCKS_HTTPS": ERROR, "NACL_BLOCKS_HTTPS": ERROR,
+    "EC2MESSAGES_ENDPOINT_NEEDED": ERROR, "NOT_MANAGED": ERROR, "CONNECTION_LOST": ERROR,
+    "REBOOT_RECOMMENDED": WARNING, "SESSION_LOGGING_UNREACHABLE": ERROR, "S3_GATEWAY_MISSING": INFO,
+}
+CORE_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+DHMC_MIN_AGENT = (3, 2, 582, 0)  # FACTS.md: Default Host Management Configuration needs agent >= 3.2.582.0
+BLIND_SPOTS = (
+    "service control policies and permission boundaries (only the role's own policies are evaluated)",
+    "the agent's own state inside the instance (whether it runs, its proxy settings, its logs)",
+    "the public addresses of AWS services behind an internet or NAT gateway",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str
+    resource: str | None
+    message: str
+    fix: str
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "severity": self.severity, "resource": self.resource,
+                "message": self.message, "fix": self.fix}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    instance_id: str | None
+    region: str
+    managed: bool | None
+    findings: tuple[Finding, ...]
+    paths: dict[str, PathResult] = field(default_factory=dict, hash=False)
+    iam_method: str = "the role's policy documents, evaluated by ssmlab.policy"
+    blind_spots: tuple[str, ...] = BLIND_SPOTS
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == ERROR for f in self.findings)
+
+    def codes(self, severity: str | None = None) -> list[str]:
+        return [f.code for f in self.findings if severity in (None, f.severity)]
+
+    def to_json(self) -> dict:
+        """The shape in DESIGN.md (CLI contract)."""
+        return {
+            "instance_id": self.instance_id,
+            "region": self.region,
+            "ok": self.ok,
+            "managed": self.managed,
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def diagnose(
+    state: LabState,
+    instance_id: str,
+    *,
+    node: NodeFacts | None = None,
+    preferences: dict | None = None,
+    dhmc_role: str | None = None,
+    simulated_missing: tuple[str, ...] | None = None,
+) -> Diagnosis:
+    """Every finding for one instance. `node` is Systems Manager's view (None: not asked);
+    `simulated_missing` is what iam:SimulatePrincipalPolicy denied (None: not simulated)."""
+    managed = None if node is None else node.ping_status == "Online"
+    instance = state.instance(instance_id)
+    if instance is None:
+        return Diagnosis(instance_id, state.region, managed, (_finding(
+            "INSTANCE_NOT_FOUND", instance_id,
+            f"{instance_id} is not an instance in {state.region} (or you may not describe it)",
+            f"check the id and the region: aws ec2 describe-instances --instance-ids {instance_id} --region {state.region}",
+        ),))
+    if instance.state != "running":
+        return Diagnosis(instance_id, state.region, managed, (_finding(
+            "INSTANCE_NOT_RUNNING", instance_id, f"{instance_id} is {instance.state}: no agent runs on it",
+            f"aws ec2 start-instances --instance-ids {instance_id}" if instance.state in ("stopped", "stopping")
+            else "launch a new instance: a terminated one cannot be started",
+        ),))
+
+    version = node.agent_version if node else None
+    assessment = registration.assess(state, instance_id, agent_version=version)
+    findings: list[Finding] = []
+    findings += _agent(state, instance)
+    findings += _credentials(state, instance, assessment, dhmc_role, version)
+    findings += _permissions(state, instance, assessment, simulated_missing, version)
+    paths = {"ssm": assessment.ssm_path, **assessment.channel_paths}
+    findings += _network(state, instance, paths, version)
+    findings += _logging(state, instance, preferences)
+    findings += _s3(state, instance)
+    findings += _registration(instance, node, findings)
+    iam_method = (
+        "iam:SimulatePrincipalPolicy" if simulated_missing is not None
+        else "the role's policy documents, evaluated by ssmlab.policy (iam:SimulatePrincipalPolicy was not available)"
+    )
+    return Diagnosis(instance_id, state.region, managed, tuple(_dedupe(findings)), paths, iam_method)
+
+
+# -- the rules -------------------------------------------------------------------------------
+
+
+def _finding(code: str, resource: str | None, message: str, fix: str, severity: str | None = None) -> Finding:
+    return Finding(code, severity or CODES[code], resource, message, fix)
+
+
+def _agent(state: LabState, instance: Instance) -> list[Finding]:
+    image = state.image(instance.image_id)
+    if image is None or amis.platform_for(image.name) is not None:
+        return []
+    return [_finding(
+        "AGENT_NOT_PREINSTALLED", instance.image_id,
+        f"the AMI {instance.image_id} ({image.name or 'no name'}) is not one that ships the SSM Agent",
+        "install the agent (User Guide, \"Manually installing SSM Agent\") or launch from Amazon Linux 2023: "
+        "the parameter /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+    )]
+
+
+def _credentials(state: LabState, instance: Instance, assessment, dhmc_role: str | None, version: str | None) -> list[Finding]:
+    check = assessment.credentials
+    if check.passed or check.code is None:
+        return []
+    iid = instance.instance_id
+    if check.code == registration.IMDS_DISABLED:
+        return [_finding("IMDS_DISABLED", iid, check.detail,
+                         f"aws ec2 modify-instance-metadata-options --instance-id {iid} --http-endpoint enabled "
+                         "--http-tokens required (Terraform: metadata_options { http_endpoint = \"enabled\" })")]
+    if check.code == registration.NO_INSTANCE_PROFILE:
+        if dhmc_role and _dhmc_applies(instance, version):
+            return [_finding("NO_INSTANCE_PROFILE", iid,
+                             f"{iid} has no instance profile; Default Host Management Configuration gives the agent "
+                             f"the role {dhmc_role} instead", "nothing to do: DHMC covers this instance", INFO)]
+        return [_finding("NO_INSTANCE_PROFILE", check.resource, check.detail,
+                         f"aws ec2 associate-iam-instance-profile --instance-id {iid} --iam-instance-profile "
+                         "Name=PROFILE_WITH_AmazonSSMManagedInstanceCore, then reboot the instance so the agent picks "
+                         "it up at once (Terraform: iam_instance_profile on aws_instance)")]
+    if check.code == registration.ROLE_TRUST_MISSING_EC2:
+        role = (check.resource or "").rsplit("/", 1)[-1]
+        return [_finding("ROLE_TRUST_MISSING_EC2", check.resource, check.detail,
+                         f"aws iam update-assume-role-policy --role-name {role} --policy-document "
+                         "'{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":"
+                         "{\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}'")]
+    return []
+
+
+def _dhmc_applies(instance: Instance, version: str | None) -> bool:
+    """DHMC needs IMDSv2 and agent >= 3.2.582.0 (FACTS.md); an unknown version is taken as recent."""
+    if instance.imds.http_tokens != "required":
+        return False
+    if version is None:
+        return True
+    parts = tuple(int(p) for p in version.split(".")) + (0, 0, 0, 0)
+    return parts[:4] >= DHMC_MIN_AGENT
+
+
+def _permissions(state: LabState, instance: Instance, assessment, simulated: tuple[str, ...] | None,
+                 version: str | None) -> list[Finding]:
+    profile = state.profile(instance.profile_arn)
+    role = state.role(profile.role_names[0]) if profile and profile.role_names else None
+    if role is None:
+        return []
+    needed = policy.AGENT_REGISTRATION_ACTIONS + policy.CONTROL_CHANNEL_ACTIONS + policy.DATA_CHANNEL_ACTIONS
+    if registration.agent_needs_ec2messages(version):
+        needed += policy.EC2MESSAGES_ACTIONS
+    if simulated is not None:
+        missing = tuple(a for a in needed if a in simulated)
+    else:
+        missing = tuple(a for a in needed if a not in _allowed(state, instance, role, a))
+    if not missing:
+        return []
+    return [_finding(
+        "ROLE_MISSING_SSM_PERMISSIONS", role.arn, f"the role {role.name} does not allow {', '.join(missing)}",
+        f"aws iam attach-role-policy --role-name {role.name} --policy-arn {CORE_POLICY_ARN}",
+    )]
+
+
+def _allowed(state: LabState, instance: Instance, role, action: str) -> tuple[str, ...]:
+    """(action,) when the role's documents allow it on the resource the agent uses."""
+    resource = "*"
+    if action in policy.AGENT_REGISTRATION_ACTIONS:
+        parts = role.arn.split(":")
+        if len(parts) > 4 and parts[4]:
+            resource = f"arn:{parts[1]}:ec2:{state.region}:{parts[4]}:instance/{instance.instance_id}"
+    return (action,) if policy.evaluate(policy.role_policies(role), action, resource).allowed else ()
+
+
+def _network(state: LabState, instance: Instance, paths: dict[str, PathResult | None], version: str | None) -> list[Finding]:
+    findings: list[Finding] = []
+    broken: dict[tuple[str, str | None], tuple[list[str], object]] = {}  # one finding per cause, naming each service
+    old_agent = registration.agent_needs_ec2messages(version)
+    for service in ("ssm", "ssmmessages", "ec2messages"):
+        path = paths.get(service)
+        if path is None or path.reachable:
+            continue
+        if service == "ec2messages":
+            ssmmessages = paths.get("ssmmessages")
+            if not old_agent and ssmmessages is not None and ssmmessages.reachable:
+                findings.append(_finding(
+                    "EC2MESSAGES_ENDPOINT_NEEDED", "ec2messages",
+                    "ec2messages is unreachable; agents from 3.3.40.0 on don't need it once ssmmessages connects",
+                    f"only for older agents: {_create_endpoint(state, instance, 'ec2messages')}", INFO,
+                ))
+                continue
+            if old_agent:
+                findings.append(_finding(
+                    "EC2MESSAGES_ENDPOINT_NEEDED", "ec2messages",
+                    f"agent {version} is older than 3.3.40.0 and polls ec2messages, which is unreachable: "
+                    f"{path.first_failure.detail}",
+                    f"{_create_endpoint(state, instance, 'ec2messages')}, or update the agent (AWS-UpdateSSMAgent)",
+                ))
+                continue
+        for hop in path.hops:
+            if not hop.passed and hop.code:
+                key = (hop.code, service if hop.code == "ENDPOINT_MISSING" else hop.resource)
+                broken.setdefault(key, ([], hop))[0].append(service)
+    for (code, resource), (services, hop) in broken.items():
+        findings.append(_hop_finding(state, instance, services, hop, resource))
+    return findings
+
+
+def _hop_finding(state: LabState, instance: Instance, services: list[str], hop, resource: str | None) -> Finding:
+    vpc = instance.vpc_id
+    iid = instance.instance_id
+    vpc_cidr = next((v.cidr for v in state.vpcs if v.vpc_id == vpc), "VPC_CIDR")
+    fixes = {
+        "VPC_DNS_SUPPORT_DISABLED": f"aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-support '{{\"Value\":true}}' "
+                                    "(Terraform: enable_dns_support = true)",
+        "VPC_DNS_HOSTNAMES_DISABLED": f"aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames '{{\"Value\":true}}' "
+                                      "(Terraform: enable_dns_hostnames = true on aws_vpc)",
+        "ENDPOINT_MISSING": _create_endpoint(state, instance, services[0]),
+        "ENDPOINT_PRIVATE_DNS_DISABLED": f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {hop.resource} --private-dns-enabled "
+                                         "(Terraform: private_dns_enabled = true on aws_vpc_endpoint)",
+        "ENDPOINT_NOT_AVAILABLE": f"wait for it, or look at its state: aws ec2 describe-vpc-endpoints --vpc-endpoint-ids {hop.resource}",
+        "ENDPOINT_SG_BLOCKS_HTTPS": f"aws ec2 authorize-security-group-ingress --group-id {hop.resource} --protocol tcp --port 443 "
+                                    f"--cidr {vpc_cidr} (Terraform: the ingress block needs cidr_blocks = [\"{vpc_cidr}\"] or "
+                                    "security_groups = [the instance SG]; an ingress block without a source allows nothing)",
+        "INSTANCE_SG_BLOCKS_HTTPS": f"aws ec2 authorize-security-group-egress --group-id {hop.resource} --ip-permissions "
+                                    f"IpProtocol=tcp,FromPort=443,ToPort=443,IpRanges='[{{CidrIp={vpc_cidr}}}]' "
+                                    "(Terraform: an egress block for port 443 to the VPC CIDR)",
+        "NACL_BLOCKS_HTTPS": _nacl_fix(hop, vpc_cidr),
+    }
+    message = f"{', '.join(services)}: {hop.detail}"
+    return _finding(hop.code, resource, message, fixes.get(hop.code, f"see the {hop.name} hop of {iid}'s path"))
+
+
+def _nacl_fix(hop, vpc_cidr: str) -> str:
+    if hop.name in ("nacl-return", "endpoint-nacl-return"):
+        direction, ports = ("--ingress" if hop.name == "nacl-return" else "--egress"), "From=1024,To=65535"
+    else:
+        direction, ports = ("--egress" if hop.name == "nacl-out" else "--ingress"), "From=443,To=443"
+    return (f"aws ec2 create-network-acl-entry --network-acl-id {hop.resource} {direction} --rule-number 100 "
+            f"--protocol tcp --port-range {ports} --cidr-block {vpc_cidr} --rule-action allow "
+            "(network ACLs are stateless: the reply needs its own rule)")
+
+
+def _create_endpoint(state: LabState, instance: Instance, service: str) -> str:
+    subnets = " ".join(sorted({s for s in (instance.subnet_id,) if s}))
+    groups = next((e.group_ids[0] for e in state.endpoints if e.endpoint_type == "Interface" and e.group_ids), "ENDPOINT_SG")
+    return (f"aws ec2 create-vpc-endpoint --vpc-id {instance.vpc_id} --vpc-endpoint-type Interface --service-name "
+            f"{_service_name(state, service)} --subnet-ids {subnets} --security-group-ids {groups} --private-dns-enabled "
+            "(Terraform: aws_vpc_endpoint with vpc_endpoint_type = \"Interface\", private_dns_enabled = true)")
+
+
+def _service_name(state: LabState, service: str) -> str:
+    prefix = "cn.com.amazonaws" if state.region.startswith("cn-") else "com.amazonaws"
+    return f"{prefix}.{state.region}.{service}"
+
+
+def _logging(state: LabState, instance: Instance, preferences: dict | None) -> list[Finding]:
+    if not preferences:
+        return []
+    profile = state.profile(instance.profile_arn)
+    role = state.role(profile.role_names[0]) if profile and profile.role_names else None
+    findings = []
+    for service, key, label, actions in (
+        ("logs", "cloudWatchLogGroupName", "CloudWatch Logs", ("logs:CreateLogStream", "logs:PutLogEvents")),
+        ("s3", "s3BucketName", "S3", ("s3:PutObject",)),
+    ):
+        target = preferences.get(key)
+        if not target:
+            continue
+        path = netpath.path(state, instance.instance_id, service)
+        if not path.reachable:
+            hop = path.first_failure
+            fix = (_create_endpoint(state, instance, "logs") if service == "logs" else
+                   f"{_s3_gateway(state, instance)}, and allow egress 443 to the S3 prefix list in the instance "
+                   "security group")
+            findings.append(_finding(
+                "SESSION_LOGGING_UNREACHABLE", target,
+                f"session logging to {label} ({target}) is configured, but the agent cannot reach {service}: "
+                f"{hop.detail if hop else 'no path'} — sessions will fail to start", fix,
+            ))
+        elif role is not None:
+            missing = policy.missing_actions(policy.role_policies(role), actions, "*")
+            broad = [a for a in missing if not _allowed_anywhere(role, a)]
+            if broad:
+                findings.append(_finding(
+                    "SESSION_LOGGING_UNREACHABLE", target,
+                    f"session logging to {label} ({target}) is configured, but the role {role.name} may not "
+                    f"{', '.join(broad)}", f"grant {', '.join(broad)} on {target} to {role.name}",
+                ))
+    return findings
+
+
+def _allowed_anywhere(role, action: str) -> bool:
+    """Allowed on some resource (a policy may rightly narrow it to the log group or bucket)."""
+    for document in policy.role_policies(role):
+        for statement in policy.statements(document.document):
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if statement.get("Effect") == "Allow" and any(policy.matches(a, action, ignore_case=True) for a in actions):
+                return True
+    return False
+
+
+def _s3(state: LabState, instance: Instance) -> list[Finding]:
+    path = netpath.path(state, instance.instance_id, "s3")
+    if path.reachable:
+        return []
+    return [_finding(
+        "S3_GATEWAY_MISSING", instance.vpc_id,
+        "the instance cannot reach S3: Amazon Linux 2023 package repositories and agent updates are served from S3",
+        f"{_s3_gateway(state, instance)} (free), and allow egress 443 to the S3 prefix list",
+    )]
+
+
+def _s3_gateway(state: LabState, instance: Instance) -> str:
+    table = state.route_table_for(instance.subnet_id) if instance.subnet_id else None
+    return (f"aws ec2 create-vpc-endpoint --vpc-endpoint-type Gateway --service-name {_service_name(state, 's3')} "
+            f"--vpc-id {instance.vpc_id} --route-table-ids {table.route_table_id if table else 'ROUTE_TABLE_ID'}")
+
+
+def _registration(instance: Instance, node: NodeFacts | None, findings: list[Finding]) -> list[Finding]:
+    if node is None:
+        return []
+    iid = instance.instance_id
+    blocking = [f for f in findings if f.severity == ERROR]
+    if node.ping_status is None:
+        out = [_finding("NOT_MANAGED", iid, f"Systems Manager does not list {iid} as a managed node",
+                        "fix the errors above" if blocking else f"aws ec2 reboot-instances --instance-ids {iid}")]
+        if not blocking:
+            out.append(_finding(
+                "REBOOT_RECOMMENDED", iid,
+                "every check passes, yet the node is not managed: the agent is probably starting, backing off after "
+                "failures, or its credential refresher is asleep (it sleeps for about half an hour when the instance "
+                "profile arrived after the agent started)",
+                f"wait a few minutes, or reboot so the agent retries at once: aws ec2 reboot-instances --instance-ids {iid}",
+            ))
+        return out
+    if node.ping_status == "ConnectionLost":
+        return [_finding("CONNECTION_LOST", iid, f"{iid} stopped pinging Systems Manager (PingStatus ConnectionLost)",
+                         "fix the errors above" if blocking else f"aws ec2 reboot-instances --instance-ids {iid}")]
+    return []
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """One finding per (code, resource), in the order found."""
+    seen: dict[tuple[str, str | None], Finding] = {}
+    for f in findings:
+        seen.setdefault((f.code, f.resource), f)
+    return list(seen.values())
