@@ -1,0 +1,109 @@
+"""`make bench`: the budgets of DESIGN.md, each measured against a baseline taken in the same run.
+
+Ratios, not seconds, where the machine's speed matters: a slow machine slows the
+measurement and its baseline alike. Prints one line per benchmark and exits 1 when a
+budget is missed.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+RESULTS: list[tuple[str, str, str, str, bool]] = []
+
+
+def report(name: str, measured: str, baseline: str, ratio: str, ok: bool) -> None:
+    RESULTS.append((name, measured, baseline, ratio, ok))
+    print(f"{'ok  ' if ok else 'MISS'} {name:<38} {measured:>16}   baseline {baseline:>16}   {ratio}", flush=True)
+
+
+def median_seconds(command: list[str], runs: int = 7) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def bench_cli_startup() -> None:
+    """`ssmlab --help` under 1 s: heavy libraries are imported where they are used."""
+    help_time = median_seconds([str(BIN / "ssmlab"), "--help"])
+    python_time = median_seconds([sys.executable, "-c", "pass"])
+    report("ssmlab --help", f"{help_time:.3f} s", f"{python_time:.3f} s (python)",
+           f"x{help_time / python_time:.1f}; budget < 1 s", help_time < 1.0)
+
+
+def _state(instances: int):
+    """One private VPC like the lab's, with `instances` instances in it (hand-built, no AWS)."""
+    from ssmlab.inventory import (
+        Imds, Instance, InstanceProfile, LabState, NaclEntry, NetworkAcl, NetworkInterface, Policy, Role, Route,
+        RouteTable, SecurityGroup, SgRule, Subnet, Vpc, VpcEndpoint,
+    )
+
+    services = ("ssm", "ssmmessages", "ec2messages")
+    region = "ap-northeast-1"
+    profile = "arn:aws:iam::123456789012:instance-profile/ssmlab/bench-ssm-instance-profile"
+    allow_all = tuple(NaclEntry(n, egress, "-1", action, "0.0.0.0/0") for egress in (False, True)
+                      for n, action in ((100, "allow"), (32767, "deny")))
+    core = Policy("AmazonSSMManagedInstanceCore", {"Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+        "ssm:UpdateInstanceInformation", "ssmmessages:*", "ec2messages:*"]}]}, "arn:aws:iam::aws:policy/x")
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    return LabState(
+        region=region,
+        vpcs=(Vpc("vpc-1", "10.0.0.0/16", True, True),),
+        subnets=(Subnet("subnet-a", "vpc-1", "10.0.0.0/20", f"{region}a"),),
+        route_tables=(RouteTable("rtb-1", "vpc-1", True, ("subnet-a",), (Route("10.0.0.0/16", "local"),)),),
+        network_acls=(NetworkAcl("acl-1", "vpc-1", True, ("subnet-a",), allow_all),),
+        security_groups=(
+            SecurityGroup("sg-e", "endpoints", "vpc-1", "", (SgRule("tcp", 443, 443, cidr="10.0.0.0/16"),), ()),
+            SecurityGroup("sg-i", "instance", "vpc-1", "", (), (SgRule("tcp", 443, 443, cidr="10.0.0.0/16"),)),
+        ),
+        endpoints=tuple(VpcEndpoint(f"vpce-{s}", "vpc-1", f"com.amazonaws.{region}.{s}", "Interface", "available", True,
+                                    ("subnet-a",), ("sg-e",), (), (f"eni-{s}",), ()) for s in services),
+        network_interfaces=tuple(NetworkInterface(f"eni-{s}", "subnet-a", "vpc-1", f"10.0.0.{10 + k}", ("sg-e",),
+                                                  "vpc_endpoint", True) for k, s in enumerate(services)),
+        instances=tuple(Instance(f"i-{k:017x}", "running", "vpc-1", "subnet-a", f"10.0.{1 + k // 250}.{1 + k % 250}",
+                                 None, "ami-1", "t3.micro", ("sg-i",), profile, Imds("enabled", "required", 2),
+                                 "/dev/xvda", ()) for k in range(instances)),
+        instance_profiles=(InstanceProfile("bench-ssm-instance-profile", profile, ("bench-role",)),),
+        roles=(Role("bench-role", "arn:aws:iam::123456789012:role/bench-role", trust, (core,)),),
+    )
+
+
+def bench_doctor_thousand() -> None:
+    """1,000 instances in one VPC diagnosed in under 5 s; baseline: one instance, 1,000 times."""
+    from ssmlab.doctor import diagnose
+
+    big, small = _state(1000), _state(1)
+    started = time.perf_counter()
+    diagnoses = [diagnose(big, i.instance_id) for i in big.instances]
+    measured = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(1000):
+        diagnose(small, small.instances[0].instance_id)
+    baseline = time.perf_counter() - started
+    ok = measured < 5.0 and all(d.ok for d in diagnoses)
+    report("doctor: 1,000 instances in one VPC", f"{measured:.2f} s", f"{baseline:.2f} s (1 x1000)",
+           f"x{measured / baseline:.2f}; budget < 5 s", ok)
+
+
+def main() -> int:
+    os.environ.setdefault("SSMLAB_STATE_DIR", tempfile.mkdtemp(prefix="ssmlab-bench-"))
+    bench_cli_startup()
+    bench_doctor_thousand()
+    missed = [r[0] for r in RESULTS if not r[4]]
+    print(f"\n{len(RESULTS) - len(missed)} of {len(RESULTS)} within budget" + (f"; missed: {', '.join(missed)}" if missed else ""))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
