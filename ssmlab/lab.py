@@ -151,13 +151,15 @@ class Lab:
         from botocore.config import Config
 
         if self.is_emulator:
-            # The emulator is local: a dead one must fail in seconds, not after minutes of retries.
+            # The emulator answered its health check before any client exists (emulator.endpoint_url),
+            # so retries here are for throttling and faults injected on purpose: five attempts in all
+            # leave a 10% fault rate one failed call in 100,000.
             return Config(
-                retries={"mode": "standard", "max_attempts": 3},
+                retries={"mode": "standard", "total_max_attempts": 5},
                 connect_timeout=2,
                 read_timeout=60,
             )
-        return Config(retries={"mode": "adaptive", "max_attempts": 10})
+        return Config(retries={"mode": "adaptive", "total_max_attempts": 10})
 
     def client(self, service: str, region: str | None = None):
         """A boto3 client with retries, for this lab's target (cached per service and region)."""

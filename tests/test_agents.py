@@ -333,7 +333,7 @@ def test_online_is_not_session_ready_when_ssmmessages_is_gone(emulator):
 
 
 def test_session_records_go_where_the_preferences_say_and_fail_when_unreachable(emulator):
-    lab = Lab("ag-logging", REGION, "emulator")
+    lab = Lab("ag-logging", "eu-west-1", "emulator")  # preferences are region-wide: keep them away from other labs
     results = build(lab, BuildOptions(session_logging=("cloudwatch", "s3"))).results
     instance_id = results["instance"].instance_id
     control.advance_clock(lab, AGENT_START_DELAY + 5)

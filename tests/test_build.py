@@ -20,6 +20,9 @@ from ssmlab.lab import TAG_KEY, Lab
 
 pytestmark = pytest.mark.emulator
 REGION = "ap-northeast-1"
+# Session Manager preferences are one document per account and region: the labs that set up
+# session logging live in a region of their own, so the other labs' sessions are unaffected.
+LOGGING_REGION = "eu-west-1"
 
 
 def client(emulator, service: str, region: str = REGION):
@@ -32,9 +35,9 @@ def client(emulator, service: str, region: str = REGION):
     )
 
 
-def tagged(emulator, lab: str) -> dict[str, list[str]]:
+def tagged(emulator, lab: str, region: str = REGION) -> dict[str, list[str]]:
     """Every resource kind the build creates, with the ids that carry the lab's tag."""
-    ec2 = client(emulator, "ec2")
+    ec2 = client(emulator, "ec2", region)
     by_tag = [{"Name": f"tag:{TAG_KEY}", "Values": [lab]}]
     iam = client(emulator, "iam")
     roles = [r["RoleName"] for r in iam.list_roles(PathPrefix="/ssmlab/")["Roles"] if r["RoleName"].startswith(f"{lab}-")]
@@ -83,7 +86,7 @@ def core(emulator):
 
 
 def test_cli_build_prints_a_line_per_step_then_the_summary_and_a_rebuild_creates_nothing(emulator):
-    first = emulator.cli("build", "--lab", "e2e-cli", "--region", REGION, "--session-logging")
+    first = emulator.cli("build", "--lab", "e2e-cli", "--region", LOGGING_REGION, "--session-logging")
     assert first.returncode == 0, first.stderr
     progress = [line for line in first.stdout.splitlines() if re.match(r"\[\d/6\]", line)]
     assert [line.split()[1] for line in progress] == list(STEPS)
@@ -91,7 +94,7 @@ def test_cli_build_prints_a_line_per_step_then_the_summary_and_a_rebuild_creates
     assert "on the embedded emulator" in first.stdout
     for step in STEPS:
         assert re.search(rf"ok\s+{step}\s+complete", first.stdout), step
-    before = tagged(emulator, "e2e-cli")
+    before = tagged(emulator, "e2e-cli", LOGGING_REGION)
     assert {k: len(v) for k, v in before.items()} == {
         "vpcs": 1,
         "subnets": 1,
@@ -103,11 +106,11 @@ def test_cli_build_prints_a_line_per_step_then_the_summary_and_a_rebuild_creates
         "instance_profiles": 1,
     }
 
-    second = emulator.cli("build", "--lab", "e2e-cli", "--region", REGION, "--session-logging")
+    second = emulator.cli("build", "--lab", "e2e-cli", "--region", LOGGING_REGION, "--session-logging")
     assert second.returncode == 0, second.stderr
     assert "0 resource(s) created (everything was already there)" in second.stdout
     assert second.stdout.count("already there") >= len(STEPS)
-    assert tagged(emulator, "e2e-cli") == before
+    assert tagged(emulator, "e2e-cli", LOGGING_REGION) == before
 
 
 def test_library_rebuild_creates_nothing(emulator, core):
@@ -250,19 +253,19 @@ def test_everything_in_the_lab_vpc_that_the_kit_made_is_tagged(emulator, core):
 
 
 def test_session_logging_resources(emulator):
-    result = emulator.cli("build", "--lab", "e2e-logs", "--region", REGION, "--until", "session-logging")
+    result = emulator.cli("build", "--lab", "e2e-logs", "--region", LOGGING_REGION, "--until", "session-logging")
     assert result.returncode == 0, result.stderr
-    s3 = client(emulator, "s3")
-    bucket = f"ssmlab-e2e-logs-123456789012-{REGION}"
+    s3 = client(emulator, "s3", LOGGING_REGION)
+    bucket = f"ssmlab-e2e-logs-123456789012-{LOGGING_REGION}"
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
-    groups = client(emulator, "logs").describe_log_groups(logGroupNamePrefix="/ssmlab/e2e-logs/")["logGroups"]
+    groups = client(emulator, "logs", LOGGING_REGION).describe_log_groups(logGroupNamePrefix="/ssmlab/e2e-logs/")["logGroups"]
     assert [g["logGroupName"] for g in groups] == ["/ssmlab/e2e-logs/sessions"]
-    document = client(emulator, "ssm").get_document(Name="SSM-SessionManagerRunShell", DocumentFormat="JSON")
+    document = client(emulator, "ssm", LOGGING_REGION).get_document(Name="SSM-SessionManagerRunShell", DocumentFormat="JSON")
     inputs = json.loads(document["Content"])["inputs"]
     assert (inputs["s3BucketName"], inputs["cloudWatchLogGroupName"]) == (bucket, "/ssmlab/e2e-logs/sessions")
-    ec2 = client(emulator, "ec2")
+    ec2 = client(emulator, "ec2", LOGGING_REGION)
     endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": f"tag:{TAG_KEY}", "Values": ["e2e-logs"]}])["VpcEndpoints"]
     kinds = {(e["ServiceName"].rsplit(".", 1)[-1], e["VpcEndpointType"]) for e in endpoints}
     assert {("logs", "Interface"), ("s3", "Gateway")} <= kinds
