@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -96,10 +95,105 @@ def bench_doctor_thousand() -> None:
            f"x{measured / baseline:.2f}; budget < 5 s", ok)
 
 
+READ_PREFIXES = ("Describe", "Get", "List", "Head")
+
+
+def _first_attempts(calls: list[dict]) -> list[dict]:
+    return [c for c in calls if c.get("attempt", 1) == 1]
+
+
+def _split(calls: list[dict]) -> tuple[int, int]:
+    reads = sum(1 for c in calls if c["action"] and c["action"].startswith(READ_PREFIXES))
+    return len(calls) - reads, reads
+
+
+def bench_build_calls(lab_factory) -> None:
+    """`ssmlab build`: no more writes than a hand-written boto3 script; its extra calls are the
+    lookups that make it idempotent (counted from the emulator's call log)."""
+    import boto3
+
+    from ssmlab.build import build
+    from ssmlab.emulator import control
+
+    lab = lab_factory("bench-build")
+    build(lab)
+    kit_writes, kit_reads = _split(_first_attempts(control.calls(lab)["calls"]))
+    again = lab_factory("bench-build")
+    control.clear_calls(again)
+    build(again)
+    rerun_writes, rerun_reads = _split(_first_attempts(control.calls(again)["calls"]))
+
+    hand = lab_factory("bench-hand")
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+    from handwritten import build as handwritten_build
+
+    control.clear_calls(hand, all_labs=True)  # plain boto3 sends no lab header: count everything it makes
+    handwritten_build(session, hand.endpoint_url, hand.region, hand.name)
+    hand_writes, hand_reads = _split(_first_attempts(control.calls(hand, all_labs=True)["calls"]))
+    report("ssmlab build: API calls", f"{kit_writes} writes + {kit_reads} reads",
+           f"{hand_writes} writes + {hand_reads} reads", f"writes x{kit_writes / hand_writes:.2f}; budget writes <= baseline",
+           kit_writes <= hand_writes)
+    report("ssmlab build again: API calls", f"{rerun_writes} writes + {rerun_reads} reads", "0 writes",
+           "nothing to create, so nothing written", rerun_writes == 0)
+
+
+def bench_doctor_calls(lab_factory) -> None:
+    """The doctor's calls per VPC do not grow with the number of instances (call log)."""
+    from ssmlab.build import build
+    from ssmlab.checkup import checkup
+    from ssmlab.emulator import control
+
+    lab = lab_factory("bench-doctor")
+    results = build(lab).results
+    checkup(lab)  # warm the managed-policy cache
+    control.clear_calls(lab)
+    checkup(lab)
+    one = len(_first_attempts(control.calls(lab)["calls"]))
+    ec2 = lab.client("ec2")
+    for _ in range(49):
+        ec2.run_instances(ImageId=results["instance"].image_id, MinCount=1, MaxCount=1,
+                          SubnetId=results["network"].subnet_ids[0],
+                          SecurityGroupIds=[results["security-groups"].instance_sg_id],
+                          IamInstanceProfile={"Arn": results["iam"].profile_arn},
+                          TagSpecifications=lab.tag_specifications("instance", "extra"))
+    control.clear_calls(lab)
+    diagnoses = checkup(lab)
+    fifty = len(_first_attempts(control.calls(lab)["calls"]))
+    report("doctor: API calls, 50 instances", f"{fifty} calls", f"{one} calls (1 instance)",
+           f"x{fifty / one:.2f}; budget x1.00", fifty == one and len(diagnoses) == 50)
+
+
+def with_emulator(run) -> None:
+    """Run `run(lab_factory)` against a fresh emulator of its own, stopped afterwards."""
+    from ssmlab import emulator
+    from ssmlab.lab import Lab
+
+    os.environ.pop("SSMLAB_EMULATOR_URL", None)
+    started = time.perf_counter()
+    status = emulator.start()
+    first_answer = time.perf_counter() - started
+    report("emulator: first answer after start", f"{first_answer:.2f} s", "-", "budget < 2 s", first_answer < 2.0)
+    try:
+        run(lambda name: Lab(name, "ap-northeast-1", "emulator"))
+        rss = _rss_mb(status.pid)
+        report("emulator: resident memory after the labs", f"{rss:.0f} MB", "-", "budget < 400 MB", rss < 400)
+    finally:
+        emulator.stop()
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main() -> int:
     os.environ.setdefault("SSMLAB_STATE_DIR", tempfile.mkdtemp(prefix="ssmlab-bench-"))
+    sys.path.insert(0, str(Path(__file__).parent))
     bench_cli_startup()
     bench_doctor_thousand()
+    with_emulator(lambda labs: (bench_build_calls(labs), bench_doctor_calls(labs)))
     missed = [r[0] for r in RESULTS if not r[4]]
     print(f"\n{len(RESULTS) - len(missed)} of {len(RESULTS)} within budget" + (f"; missed: {', '.join(missed)}" if missed else ""))
     return 1 if missed else 0

@@ -10,6 +10,8 @@ import argparse
 import sys
 
 from ..errors import BadInput
+from .faults import add_arguments as add_fault_arguments
+from .faults import from_args as fault_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,12 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=0, help="0 (default) picks a free port")
     serve_parser.add_argument("--log-file", default=None, help="where this process's output goes (recorded only)")
     serve_parser.add_argument("--time-scale", type=float, default=None, help="simulated seconds per wall second")
+    add_fault_arguments(serve_parser)
     args = parser.parse_args(argv)
+    faults = fault_config(args, serve_parser)
 
     from .server import serve
 
     try:
-        serve(args.host, args.port, log_path=args.log_file, time_scale=args.time_scale)
+        serve(args.host, args.port, log_path=args.log_file, time_scale=args.time_scale, faults=faults)
     except BadInput as exc:
         print(f"ssmlab emulator: {exc}", file=sys.stderr)
         return 2

@@ -59,17 +59,23 @@ def _is_html(headers: list[tuple[str, str]]) -> bool:
 
 class SsmlabApp:
     """Route `/ssmlab/...` to ssmlab's handlers, AWS actions registered on `router` to
-    theirs, and every other request to moto."""
+    theirs, and every other request to moto; log every AWS call (`call_log`)."""
 
     def __init__(self, moto_app: WSGIApp, *, moto_version: str,
                  extensions: Iterable[Extension] = ()) -> None:
+        from .calllog import CallLog
         from .protocol import ActionRouter
 
         self.moto_app = moto_app
+        # Every AWS request, logged, then served by aws_app. Extensions wrap aws_app (as
+        # they wrap moto_app) to answer before ssmlab's handlers and moto: faults.install.
+        self.call_log = CallLog()
+        self.aws_app: WSGIApp = self.handle_aws
         self.moto_version = moto_version
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.routes: dict[tuple[str, str], Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]] = {
             ("GET", "/ssmlab/health"): self.health,
+            **self.call_log.routes(),
         }
         self.router: ActionRouter = ActionRouter()
         for extension in extensions:
@@ -78,7 +84,8 @@ class SsmlabApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIX):
-            return self.handle_aws(environ, start_response)
+            self.parse(environ)
+            return self.call_log.record(environ, start_response, self.aws_app)
         handler = self.routes.get((environ.get("REQUEST_METHOD", "GET"), path))
         if handler is None:
             return _json_response(start_response, "404 Not Found",
@@ -94,9 +101,9 @@ class SsmlabApp:
             "started_at": self.started_at,
         })
 
-    def handle_aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """An AWS API call: ssmlab's handler if one is registered, else moto."""
-        from .protocol import AwsError, error_response, parse_request
+    def parse(self, environ: dict[str, Any]) -> AwsRequest | None:
+        """Parse the AWS request once, into environ[REQUEST_KEY] for every layer (None: unsigned)."""
+        from .protocol import parse_request
 
         try:
             request = parse_request(environ)
@@ -104,6 +111,13 @@ class SsmlabApp:
             log.exception("could not parse %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             request = None
         environ[REQUEST_KEY] = request
+        return request
+
+    def handle_aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """An AWS API call: ssmlab's handler if one is registered, else moto."""
+        from .protocol import AwsError, error_response
+
+        request = environ[REQUEST_KEY] if REQUEST_KEY in environ else self.parse(environ)
         handler = self.router.handler_for(request) if request is not None else None
         if handler is None:
             return self.call_moto(environ, start_response, request)

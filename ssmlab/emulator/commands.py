@@ -12,6 +12,9 @@ import json
 import os
 import shlex
 
+from .faults import add_arguments as add_fault_arguments
+from .faults import from_args as fault_config
+
 NOT_RUNNING = 3
 
 
@@ -27,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     start.add_argument("--port", type=int, default=None, help="TCP port (default: a free one)")
     start.add_argument("--time-scale", type=_time_scale, default=None, metavar="N",
                        help="simulated seconds per wall second for the SSM Agents (default $SSMLAB_TIME_SCALE, else 10)")
-    start.set_defaults(func=cmd_start)
+    add_fault_arguments(start)  # on a running emulator, they replace its fault settings
+    start.set_defaults(func=cmd_start, parser=start)
 
     stop = sub.add_parser("stop", help="stop it (no-op when it is not running)")
     stop.set_defaults(func=cmd_stop)
@@ -41,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     serve.add_argument("--time-scale", type=_time_scale, default=None, metavar="N",
                        help="simulated seconds per wall second (default $SSMLAB_TIME_SCALE, else 10)")
-    serve.set_defaults(func=cmd_serve)
+    add_fault_arguments(serve)
+    serve.set_defaults(func=cmd_serve, parser=serve)
 
     env = sub.add_parser("env", help="print `export` lines for boto3 / the AWS CLI: eval $(ssmlab emulator env)")
     env.set_defaults(func=cmd_env)
@@ -51,7 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def cmd_start(args: argparse.Namespace) -> int:
     from .process import start
 
-    print(_describe(start(port=args.port, time_scale=args.time_scale)))
+    faults = fault_config(args, args.parser)
+    line = _describe(start(port=args.port, time_scale=args.time_scale, faults=faults))
+    print(f"{line}; {faults.describe()}" if faults is not None else line)
     return 0
 
 
@@ -75,7 +82,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    serve(args.host, args.port, time_scale=args.time_scale)
+    serve(args.host, args.port, time_scale=args.time_scale, faults=fault_config(args, args.parser))
     return 0
 
 

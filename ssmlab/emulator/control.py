@@ -45,3 +45,44 @@ def clock(lab: Any) -> dict:
 def advance_clock(lab: Any, seconds: float) -> dict:
     """Fast-forward simulated time; every agent attempt that falls due on the way is run."""
     return _call(lab, "POST", "/ssmlab/clock", {"advance": seconds})
+
+
+def calls(lab: Any, *, all_labs: bool = False, **filters: Any) -> dict:
+    """The emulator's call log, this lab's calls only unless `all_labs`:
+    {"calls": [{"time", "service", "action", "region", "status", "error", "lab", "fault",
+    "attempt", "ms"}, ...], "count", "dropped", "capacity"}. Filters: service="ec2",
+    action="CreateVpc", since=<ISO time or datetime>, fault=True/False."""
+    query = {} if all_labs else {"lab": lab.name}
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if hasattr(value, "isoformat"):
+            value = value.isoformat()
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        query[key] = value
+    return _call(lab, "GET", f"/ssmlab/calls?{urllib.parse.urlencode(query)}")
+
+
+def clear_calls(lab: Any, *, all_labs: bool = False) -> dict:
+    """Forget this lab's calls (every lab's with `all_labs`): {"cleared": N}."""
+    query = "" if all_labs else f"?{urllib.parse.urlencode({'lab': lab.name})}"
+    return _call(lab, "DELETE", f"/ssmlab/calls{query}")
+
+
+def faults(lab: Any) -> dict:
+    """The fault injection settings: {"rate", "seed", "kinds", "actions", "injected"}."""
+    return _call(lab, "GET", "/ssmlab/faults")
+
+
+def set_faults(lab: Any, **config: Any) -> dict:
+    """Replace the fault settings, e.g. set_faults(lab, rate=0.1, seed=7, kinds=["throttle"],
+    actions=["CreateVpc"]); set_faults(lab, rate=0) turns injection off. Fields left out
+    take their defaults (seed: a random one, reported; kinds: throttle; actions: all).
+    Checked here first: a bad value is a BadInput naming it."""
+    from ssmlab.emulator.faults import coerce
+
+    for key in ("actions", "kinds"):
+        if isinstance(config.get(key), (tuple, set, frozenset)):
+            config[key] = list(config[key])
+    return _call(lab, "PUT", "/ssmlab/faults", coerce(config).to_json())

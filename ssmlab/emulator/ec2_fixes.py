@@ -1,26 +1,23 @@
-"""Where moto's EC2 is more permissive than AWS in a way that would teach something false.
+"""Where moto's EC2 is more permissive or less detailed than AWS in a way that would teach
+something false (FACTS.md, "moto", measured with moto 5.2.5), and teardown would pass here
+and fail on AWS.
 
-FACTS.md (measured with moto 5.2.5): ModifyVpcEndpoint ignores PrivateDnsEnabled, so
-"turn private DNS off and watch the agent fail" would silently do nothing.
+One entry point for the EC2 fixes, each kept in its own module:
+- `vpce`: interface endpoints get one interface per subnet with a real address of it and
+  the endpoint's groups, AWS's DnsEntries, and AWS's validation of private DNS, service
+  names and subnets; ModifyVpcEndpoint honours PrivateDnsEnabled;
+- `dependencies`: DependencyViolation for deleting a VPC, subnet or security group that
+  something still depends on, and the clean-up AWS does by itself (a terminated
+  instance's interface, a deleted subnet's associations).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ssmlab.emulator.hooks import after
-
 
 def install(app: Any) -> None:
-    after(app, "ec2", "ModifyVpcEndpoint", _private_dns)
+    from ssmlab.emulator import dependencies, vpce
 
-
-def _private_dns(request: Any) -> None:
-    value = request.params.get("PrivateDnsEnabled")
-    if value is None:
-        return
-    from moto.ec2.models import ec2_backends
-
-    endpoint = ec2_backends[request.account_id][request.region].vpc_end_points.get(request.params.get("VpcEndpointId"))
-    if endpoint is not None:
-        endpoint.private_dns_enabled = str(value).lower() == "true"
+    vpce.install(app)
+    dependencies.install(app)

@@ -11,8 +11,10 @@ from typing import Any
 
 def install_all(app: Any, clock: Any) -> Any:
     """Install every extension on `app`; returns the simulated agents' fleet."""
-    from . import ec2_fixes
+    from . import ec2_fixes, eice, pricing
     from .ssm_extension import install as install_agents
 
-    ec2_fixes.install(app)
+    ec2_fixes.install(app)  # endpoint interfaces and DNS, AWS's validation and dependency rules
+    eice.install(app)  # EC2 Instance Connect Endpoint
+    pricing.install(app)  # the Price List API, from ssmlab/data/prices.json
     return install_agents(app, clock)

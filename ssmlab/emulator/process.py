@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..errors import BadInput, EmulatorUnreachable, LabError
 from . import state
@@ -46,14 +46,20 @@ def status() -> EmulatorStatus:
     return EmulatorStatus(healthy, url, data["pid"], data.get("log_path"))
 
 
-def start(*, port: int | None = None, time_scale: float | None = None, timeout: float = 20.0) -> EmulatorStatus:
+def start(*, port: int | None = None, time_scale: float | None = None, timeout: float = 20.0,
+          faults: Any = None) -> EmulatorStatus:
     """Return the running emulator, starting one in the background if there is none.
 
     Reuses a healthy emulator (so notebooks can call this freely); removes a state file
     whose process is gone; serialises concurrent starts with a lock so two callers never
     spawn two servers. Raises LabError, with the end of the log, if the child dies or
-    is not healthy within `timeout` seconds.
+    is not healthy within `timeout` seconds. `faults` (a faults.FaultConfig, or its JSON
+    as a dict) is passed to a new emulator, or replaces the running one's fault settings.
     """
+    if faults is not None:
+        from .faults import coerce
+
+        faults = coerce(faults)
     if port is not None and not 0 <= port <= 65535:
         raise BadInput(f"--port {port} is not a TCP port; give 1-65535, or omit it for a free port")
     if time_scale is not None and not time_scale > 0:
@@ -69,8 +75,12 @@ def start(*, port: int | None = None, time_scale: float | None = None, timeout: 
             if time_scale is not None and running_scale is not None and float(running_scale) != float(time_scale):
                 raise BadInput(f"--time-scale {time_scale:g}: the emulator is already running with time scale "
                                f"{float(running_scale):g}; run `ssmlab emulator stop` first to change it")
+            if faults is not None:
+                from .faults import apply
+
+                apply(str(current.endpoint_url), faults)
             return current
-        return _spawn(port or 0, time_scale, timeout)
+        return _spawn(port or 0, time_scale, timeout, faults)
 
 
 def stop(timeout: float = 10.0) -> EmulatorStatus:
@@ -177,7 +187,7 @@ def _is_ours(data: dict) -> bool:
     return answer.ok and answer.info.get("pid") == pid
 
 
-def _spawn(port: int, time_scale: float | None, timeout: float) -> EmulatorStatus:
+def _spawn(port: int, time_scale: float | None, timeout: float, faults: Any = None) -> EmulatorStatus:
     """Start `python -m ssmlab.emulator serve` detached and wait until it is healthy."""
     state.remove_state()
     log = state.log_path()
@@ -189,6 +199,8 @@ def _spawn(port: int, time_scale: float | None, timeout: float) -> EmulatorStatu
     cmd = [sys.executable, "-m", "ssmlab.emulator", "serve", "--port", str(port), "--log-file", str(log)]
     if time_scale is not None:
         cmd += ["--time-scale", f"{time_scale:g}"]
+    if faults is not None:
+        cmd += faults.to_argv()
     began = time.monotonic()
     with open(log, "ab") as out:
         out.write(f"--- {datetime.now(timezone.utc).isoformat(timespec='seconds')} "

@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 from datetime import datetime, timezone
+from typing import Any
 
 from ..errors import BadInput
 from . import state
@@ -44,13 +45,14 @@ def url_for(host: str, port: int) -> str:
 
 
 def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = None,
-          time_scale: float | None = None) -> None:
+          time_scale: float | None = None, faults: Any = None) -> None:
     """Serve until SIGTERM / SIGINT / SIGHUP, then shut down and remove the state file.
 
     `port=0` lets the OS pick a free port (never moto's 5000 by default). `log_path` is
     only recorded in the state file: it says where this process's output goes.
     `time_scale` is how many simulated seconds the SSM Agents live per wall second
-    (default $SSMLAB_TIME_SCALE, else clock.DEFAULT_TIME_SCALE).
+    (default $SSMLAB_TIME_SCALE, else clock.DEFAULT_TIME_SCALE). `faults`: a
+    faults.FaultConfig to inject from the first request (default $SSMLAB_FAULTS, else off).
     """
     _refuse_if_running()
     os.environ.update(MOTO_ENV)
@@ -77,6 +79,12 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
         raise BadInput(f"invalid time scale {scale!r}: expected a positive number")
     clock = SimClock(scale)
     fleet = install_all(app, clock)
+    from . import faults as fault_injection
+
+    try:  # last, so a faulted request reaches no extension
+        fault_injection.install(app, faults if faults is not None else fault_injection.from_environ())
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     server = make_server(host, 0, app, threaded=True, request_handler=MotoRequestHandler,
                          fd=listener.fileno())
     listener.close()  # werkzeug works on its own duplicate of the descriptor
