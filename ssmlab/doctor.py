@@ -179,8 +179,8 @@ def _credentials(state: LabState, instance: Instance, assessment, dhmc_role: str
                              f"the role {dhmc_role} instead", "nothing to do: DHMC covers this instance", INFO)]
         return [_finding("NO_INSTANCE_PROFILE", check.resource, check.detail,
                          f"aws ec2 associate-iam-instance-profile --instance-id {iid} --iam-instance-profile "
-                         "Name=PROFILE_WITH_AmazonSSMManagedInstanceCore, then reboot the instance so the agent picks "
-                         "it up at once (Terraform: iam_instance_profile on aws_instance)")]
+                         f"Name={_suitable_profile(state)}, then reboot the instance so the agent picks it up at once "
+                         "(Terraform: iam_instance_profile on aws_instance)")]
     if check.code == registration.ROLE_TRUST_MISSING_EC2:
         role = (check.resource or "").rsplit("/", 1)[-1]
         return [_finding("ROLE_TRUST_MISSING_EC2", check.resource, check.detail,
@@ -188,6 +188,15 @@ def _credentials(state: LabState, instance: Instance, assessment, dhmc_role: str
                          "'{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":"
                          "{\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}'")]
     return []
+
+
+def _suitable_profile(state: LabState) -> str:
+    """A profile in the snapshot whose role has the SSM core policy, else a name to create."""
+    for profile in state.instance_profiles:
+        role = state.role(profile.role_names[0]) if profile.role_names else None
+        if role and any(p.arn == CORE_POLICY_ARN for p in role.managed_policies):
+            return profile.name
+    return "A_PROFILE_WHOSE_ROLE_HAS_AmazonSSMManagedInstanceCore"
 
 
 def _dhmc_applies(instance: Instance, version: str | None) -> bool:

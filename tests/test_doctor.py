@@ -162,6 +162,13 @@ def test_no_profile_is_only_info_under_default_host_management():
     assert codes(optional_tokens, dhmc_role="dhmc-role") == ["NO_INSTANCE_PROFILE"]  # DHMC needs IMDSv2
 
 
+def test_no_profile_fix_names_a_profile_that_would_work():
+    state = replace(private_lab(), instances=(instance(profile_arn=None),))
+    finding = next(f for f in diagnose(state, "i-1").findings if f.code == "NO_INSTANCE_PROFILE")
+    assert "aws ec2 associate-iam-instance-profile --instance-id i-1 --iam-instance-profile Name=lab-profile" in finding.fix
+    assert "reboot" in finding.fix
+
+
 def test_an_ami_without_the_agent_is_a_warning():
     state = replace(private_lab(), images=(Image("ami-1", "debian-12-amd64-20260101"),))
     assert codes(state, "warning") == ["AGENT_NOT_PREINSTALLED"]
