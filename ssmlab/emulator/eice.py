@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ssmlab.emulator import enis
+from ssmlab.emulator.protocol import AwsError
 
 ACTIONS = ("CreateInstanceConnectEndpoint", "DescribeInstanceConnectEndpoints", "DeleteInstanceConnectEndpoint")
 
@@ -56,12 +57,11 @@ _LOCK = threading.RLock()
 _STATE_ATTR = "_ssmlab_instance_connect_endpoints"
 
 
-class Ec2Error(Exception):
+class Ec2Error(AwsError):
     """An EC2 error for the caller (400 unless said otherwise)."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message, self.status = code, message, status
+        super().__init__(status, code, message)
 
 
 @dataclass
@@ -121,14 +121,10 @@ class _RegionState:
 
 def install(app: Any) -> None:
     """Answer the three actions on `app` instead of moto (which has none of them)."""
-    from ssmlab.emulator.protocol import AwsError
 
     def handler(action: str):
         def handle(request: Any) -> Any:
-            try:
-                return _respond(action, _ACTIONS[action](request), request)
-            except Ec2Error as error:
-                raise AwsError(error.status, error.code, error.message) from None
+            return _respond(action, _ACTIONS[action](request), request)  # an Ec2Error is rendered by the app
 
         handle.__qualname__ = f"eice.{action}"
         return handle

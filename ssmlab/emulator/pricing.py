@@ -31,6 +31,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
+from ssmlab.emulator.protocol import AwsError
+
 SERVICE_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
 ACTIONS = ("GetProducts", "DescribeServices", "GetAttributeValues")
 FILTER_TYPES = ("TERM_MATCH", "EQUALS", "CONTAINS", "ANY_OF", "NONE_OF")  # botocore 1.44's FilterType enum
@@ -40,12 +42,11 @@ DEFAULT_MAX_RESULTS = 100
 SKU_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # for placeholder SKUs: 16 upper-case characters like AWS's
 
 
-class PricingError(Exception):
+class PricingError(AwsError):
     """A Price List API error: HTTP status, error code (botocore's shape name), message."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message, self.status = code, message, status
+        super().__init__(status, code, message)
 
 
 def invalid(detail: str) -> PricingError:
@@ -321,21 +322,18 @@ def _page(rows: list[Any], token: Any, limit: int, query_key: Any) -> tuple[list
 
 def install(app: Any) -> None:
     """Answer the Pricing actions on `app` (moto has none)."""
-    from ssmlab.emulator.protocol import AwsError, json_response
+    from ssmlab.emulator.protocol import json_response
 
     def handler(action: str):
-        def handle(request: Any) -> Any:
-            try:
-                if request.region not in SERVICE_REGIONS:
-                    raise PricingError(
-                        "UnsupportedRegion",
-                        f"ssmlab emulator: the AWS Price List Query API has no endpoint in {request.region}; AWS "
-                        f"serves it only from {', '.join(SERVICE_REGIONS)} (on AWS this call cannot connect to "
-                        f"api.pricing.{request.region}.amazonaws.com). Create the pricing client with "
-                        "region_name='us-east-1': it answers for every region.")
-                return json_response(query(action, request.params))
-            except PricingError as error:
-                raise AwsError(error.status, error.code, error.message) from None
+        def handle(request: Any) -> Any:  # a PricingError is rendered by the app as the protocol's error
+            if request.region not in SERVICE_REGIONS:
+                raise PricingError(
+                    "UnsupportedRegion",
+                    f"ssmlab emulator: the AWS Price List Query API has no endpoint in {request.region}; AWS "
+                    f"serves it only from {', '.join(SERVICE_REGIONS)} (on AWS this call cannot connect to "
+                    f"api.pricing.{request.region}.amazonaws.com). Create the pricing client with "
+                    "region_name='us-east-1': it answers for every region.")
+            return json_response(query(action, request.params))
 
         handle.__qualname__ = f"pricing.{action}"
         return handle

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from ssmlab.emulator.agent import ONLINE
 from ssmlab.emulator.clock import iso
+from ssmlab.emulator.protocol import AwsError
 
 PREFERENCES_DOCUMENT = "SSM-SessionManagerRunShell"
 NOTHING_RAN = (
@@ -31,16 +32,8 @@ ACTIVE_STATES = ("Connected", "Connecting", "Disconnected", "Terminating")
 DEFAULT_COMMAND_TIMEOUT = 3600  # SendCommand's default delivery timeout, in seconds
 
 
-class ApiError(Exception):
-    """An AWS error for the caller: HTTP status, AWS error code, AWS-style message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _not_connected(target: str) -> ApiError:
-    return ApiError(400, "TargetNotConnected", f"{target} is not connected.")
+def _not_connected(target: str) -> AwsError:
+    return AwsError(400, "TargetNotConnected", f"{target} is not connected.")
 
 
 @dataclass
@@ -121,7 +114,7 @@ class SessionManagerApi:
         supported = {"InstanceIds", "PingStatus", "PlatformTypes", "AgentVersion", "ResourceType"}
         unknown = set(filters) - supported
         if unknown:
-            raise ApiError(400, "InvalidFilterKey", f"ssmlab emulator supports the filter keys {sorted(supported)}, not {sorted(unknown)}")
+            raise AwsError(400, "InvalidFilterKey", f"ssmlab emulator supports the filter keys {sorted(supported)}, not {sorted(unknown)}")
         items = []
         for agent in self._agents(region, account):
             item = {
@@ -154,13 +147,13 @@ class SessionManagerApi:
                 key = target["Key"][4:]
                 targets += [a.instance_id for a in self._agents(region, account) if a.tags.get(key) in target["Values"]]
             else:
-                raise ApiError(400, "InvalidTarget", f"ssmlab emulator supports InstanceIds and tag: targets, not {target['Key']}")
+                raise AwsError(400, "InvalidTarget", f"ssmlab emulator supports InstanceIds and tag: targets, not {target['Key']}")
         if not targets:
-            raise ApiError(400, "InvalidInstanceId", "No instance ids or targets given.")
+            raise AwsError(400, "InvalidInstanceId", "No instance ids or targets given.")
         online = {a.instance_id for a in self._agents(region, account) if a.ping_status == ONLINE}
         invalid = [t for t in targets if t not in online]
         if invalid:
-            raise ApiError(400, "InvalidInstanceId", f"Instances [[{', '.join(invalid)}]] not in a valid state for account {account}")
+            raise AwsError(400, "InvalidInstanceId", f"Instances [[{', '.join(invalid)}]] not in a valid state for account {account}")
         now = self.clock.now()
         command = Command(
             command_id=str(uuid.uuid4()),
@@ -194,7 +187,7 @@ class SessionManagerApi:
     def _command(self, params: dict) -> Command:
         command = self.commands.get(params.get("CommandId", ""))
         if command is None:
-            raise ApiError(400, "InvalidCommandId", f"Command {params.get('CommandId')} does not exist.")
+            raise AwsError(400, "InvalidCommandId", f"Command {params.get('CommandId')} does not exist.")
         with self.lock:
             self._deliver(command)
         return command
@@ -225,7 +218,7 @@ class SessionManagerApi:
         command = self.commands.get(params.get("CommandId", ""))
         invocation = command and command.invocations.get(params.get("InstanceId", ""))
         if not invocation:
-            raise ApiError(400, "InvocationDoesNotExist", "An invalid combination of CommandId and InstanceId was given.")
+            raise AwsError(400, "InvocationDoesNotExist", "An invalid combination of CommandId and InstanceId was given.")
         with self.lock:
             self._deliver(command)
         done = invocation.status == "Success"
@@ -405,7 +398,7 @@ class SessionManagerApi:
     def describe_sessions(self, region: str, account: str, params: dict) -> dict:
         state = params.get("State")
         if state not in ("Active", "History"):
-            raise ApiError(400, "ValidationException", "State must be Active or History.")
+            raise AwsError(400, "ValidationException", "State must be Active or History.")
         filters = {f["key"]: f["value"] for f in params.get("Filters", [])}
         items = []
         for session in sorted(self.sessions.values(), key=lambda s: s.started_at, reverse=True):
@@ -434,7 +427,7 @@ class SessionManagerApi:
     def resume_session(self, region: str, account: str, params: dict) -> dict:
         session = self._session(params)
         if session.status not in ACTIVE_STATES:
-            raise ApiError(400, "DoesNotExistException", f"Session {session.session_id} is {session.status} and cannot be resumed.")
+            raise AwsError(400, "DoesNotExistException", f"Session {session.session_id} is {session.status} and cannot be resumed.")
         return {"SessionId": session.session_id, **_stream(session)}
 
     def get_connection_status(self, region: str, account: str, params: dict) -> dict:
@@ -449,7 +442,7 @@ class SessionManagerApi:
     def _session(self, params: dict) -> Session:
         session = self.sessions.get(params.get("SessionId", ""))
         if session is None:
-            raise ApiError(400, "DoesNotExistException", f"Session with id {params.get('SessionId')} does not exist.")
+            raise AwsError(400, "DoesNotExistException", f"Session with id {params.get('SessionId')} does not exist.")
         return session
 
     def _session_json(self, session: Session) -> dict:
@@ -521,11 +514,11 @@ def _page(items: list[dict], params: dict, default_size: int, max_size: int) -> 
     """AWS-style pagination: an opaque NextToken (here, the offset) and a bounded MaxResults."""
     size = int(params.get("MaxResults") or default_size)
     if not 1 <= size <= max_size:
-        raise ApiError(400, "ValidationException", f"MaxResults must be between 1 and {max_size}.")
+        raise AwsError(400, "ValidationException", f"MaxResults must be between 1 and {max_size}.")
     try:
         start = int(params.get("NextToken") or 0)
     except ValueError:
-        raise ApiError(400, "InvalidNextToken", "The NextToken is not valid.") from None
+        raise AwsError(400, "InvalidNextToken", "The NextToken is not valid.") from None
     page = items[start : start + size]
     token = {"NextToken": str(start + size)} if start + size < len(items) else {}
     return page, token

@@ -14,14 +14,14 @@ from typing import Any, Callable
 from ssmlab.emulator import moto_state
 from ssmlab.emulator.clock import SimClock
 from ssmlab.emulator.fleet import Fleet
-from ssmlab.emulator.ssm_api import ApiError, SessionManagerApi
+from ssmlab.emulator.ssm_api import SessionManagerApi
 
 
 def install(app: Any, clock: SimClock) -> Fleet:
     """Register everything on `app`; returns the fleet (the caller starts and stops its thread)."""
     from ssmlab import inventory, registration
     from ssmlab.emulator.hooks import after
-    from ssmlab.emulator.protocol import AwsError, json_response
+    from ssmlab.emulator.protocol import json_response
     from ssmlab.lab import Lab
 
     labs: dict[str, Lab] = {}
@@ -47,10 +47,7 @@ def install(app: Any, clock: SimClock) -> Fleet:
 
     def handler(action: Callable[[str, str, dict], dict]) -> Callable[[Any], Any]:
         def handle(request: Any) -> Any:
-            try:
-                return json_response(action(request.region, request.account_id, request.params))
-            except ApiError as error:
-                raise AwsError(error.status, error.code, error.message) from None
+            return json_response(action(request.region, request.account_id, request.params))
 
         return handle
 
