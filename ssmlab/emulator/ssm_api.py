@@ -374,12 +374,13 @@ class SessionManagerApi:
             f"at {when}; no shell ran, so there is no transcript."
         )
         if session.log_group:
+            from ssmlab.aws import get_or_none
+
             logs = self._aws("logs", session.region)
-            try:
-                logs.create_log_stream(logGroupName=session.log_group, logStreamName=session.session_id)
-            except Exception as error:  # the stream exists from the session's start
-                if "ResourceAlreadyExists" not in str(error):
-                    raise
+            get_or_none(  # the stream exists already when the session ends
+                logs.create_log_stream, missing=("ResourceAlreadyExistsException",),
+                logGroupName=session.log_group, logStreamName=session.session_id,
+            )
             logs.put_log_events(
                 logGroupName=session.log_group,
                 logStreamName=session.session_id,
