@@ -95,6 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--target", help="emulator (default) or aws")
     doctor.add_argument("--json", action="store_true", help="machine-readable output (DESIGN.md's shape)")
     doctor.set_defaults(func=cmd_doctor)
+
+    cleanup = commands.add_parser("cleanup", help="delete a lab's resources (only those carrying its tag), then audit")
+    cleanup.add_argument("--lab", help="the lab to remove: 1-24 lowercase letters, digits, hyphens")
+    cleanup.add_argument("--all-labs", action="store_true", help="every lab in the region older than --older-than")
+    cleanup.add_argument("--older-than", metavar="DURATION", help="with --all-labs: an age such as 30m, 3h or 2d")
+    cleanup.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
+    cleanup.add_argument("--target", help="emulator (default) or aws")
+    cleanup.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    cleanup.add_argument("--json", action="store_true", help="machine-readable output")
+    cleanup.add_argument("--yes", action="store_true", help="delete without asking (required on target aws)")
+    cleanup.set_defaults(func=cmd_cleanup)
     return parser
 
 
@@ -174,6 +185,92 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(diagnosis_text(d) for d in diagnoses))
     return 0 if all(d.ok for d in diagnoses) else 1
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from ssmlab import inventory, teardown
+    from ssmlab.lab import Lab, default_region, default_target
+    from ssmlab.render import audit_text, labs_text, plan_text
+
+    if bool(args.lab) == bool(args.all_labs):
+        raise BadInput("cleanup needs exactly one of --lab NAME or --all-labs --older-than DURATION")
+    if args.all_labs and not args.older_than:
+        raise BadInput("--all-labs needs --older-than DURATION (a whole number followed by m, h or d, e.g. 3h)")
+    if args.lab and args.older_than:
+        raise BadInput(f"invalid option --older-than {args.older_than!r} with --lab: it goes with --all-labs only")
+    older_than = teardown.parse_duration(args.older_than) if args.all_labs else None
+    region, target = args.region or default_region(), args.target or default_target()
+    labs = [Lab(args.lab, region, target)] if args.lab else []
+    payload: dict = {"region": region, "target": target, "dry_run": args.dry_run, "labs": []}
+    if args.all_labs:
+        finder = Lab("all-labs", region, target)
+        now = datetime.now(timezone.utc)
+        found = teardown.find_labs(finder)
+        if not args.json:
+            print(f"{len(found)} lab(s) in {region} (removing those older than {args.older_than}):")
+            print(labs_text(found, now, older_than))
+        payload["found"] = [
+            {"name": f.name, "created": f.created and f.created.isoformat(), "remove": f.older_than(older_than, now)}
+            for f in found
+        ]
+        labs = [Lab(f.name, region, target) for f in found if f.older_than(older_than, now)]
+    left_anywhere = False
+    for lab in labs:
+        deletions = teardown.plan(inventory.lab_resources(lab))
+        entry: dict = {"lab": lab.name, "plan": [d.to_json() for d in deletions]}
+        payload["labs"].append(entry)
+        confirm = not lab.is_emulator and bool(deletions) and not args.yes
+        if not args.json:
+            print(_target_banner(lab))
+            if args.dry_run or confirm or not deletions:
+                print(plan_text(deletions))
+        if args.dry_run:
+            continue
+        if confirm and not args.json and sys.stdin.isatty():  # a person at a terminal confirms here
+            answer = input(f"Delete these {len(deletions)} resource(s) from the real AWS account? [y/N] ")
+            confirm = answer.strip().lower() not in ("y", "yes")
+        if confirm:
+            if args.json:
+                print(json.dumps(payload, indent=2, default=str))
+            raise BadInput(f"cleanup on REAL AWS deletes the {len(deletions)} resource(s) above: add --yes to confirm")
+        outcomes = _run_teardown(lab, deletions, quiet=args.json)
+        left = teardown.audit(lab)
+        entry["outcomes"] = [{"status": o.status, "kind": o.deletion.kind, "id": o.deletion.resource_id,
+                              "call": o.deletion.call, "detail": o.detail} for o in outcomes]
+        entry["left"] = [{"kind": x.kind, "id": x.resource_id} for x in left]
+        left_anywhere = left_anywhere or bool(left)
+        if not args.json:
+            deleted = sum(o.status == "deleted" for o in outcomes)
+            print(f"{deleted} deleted, {len(outcomes) - deleted} already gone or failed")
+            print(audit_text(left))
+    payload["ok"] = not left_anywhere
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+    return 1 if left_anywhere else 0
+
+
+def _run_teardown(lab, deletions, quiet: bool):
+    """Execute with one line per deletion on stdout and, on a terminal, a progress bar on stderr."""
+    from tqdm import tqdm
+
+    from ssmlab import teardown
+    from ssmlab.render import outcome_line
+
+    done = []
+    with tqdm(total=len(deletions), file=sys.stderr, disable=quiet or not sys.stderr.isatty(), leave=False,
+              unit="deletion") as bar:
+        def say(line: str) -> None:
+            if not quiet:
+                bar.write(line, file=sys.stdout)
+
+        def progress(outcome) -> None:
+            done.append(outcome)
+            say(outcome_line(len(done), len(deletions), outcome))
+            bar.update(1)
+
+        return teardown.execute(lab, deletions, progress=progress, explain=lambda line: say(f"  {line}"))
 
 
 def _target_banner(lab) -> str:

@@ -741,3 +741,289 @@ def simulate_role(lab: Lab, role_arn: str, actions: tuple[str, ...]) -> tuple[st
     if answer is None:
         return None
     return tuple(r["EvalActionName"] for r in answer["EvaluationResults"] if r["EvalDecision"] != "allowed")
+
+
+# --------------------------------------------------------------------------------------
+# What teardown needs: everything carrying one lab's tag, with what is needed to delete it
+# (kept apart from `snapshot`, which the emulator's simulated agents also take)
+# --------------------------------------------------------------------------------------
+
+LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+LIVE_EICE_STATES = ("create-in-progress", "create-complete", "delete-in-progress", "create-failed", "delete-failed")
+GONE_ENDPOINT_STATES = ("deleted", "deleting", "failed", "rejected", "expired")
+
+
+@dataclass(frozen=True)
+class EicEndpoint:
+    """An EC2 Instance Connect Endpoint (one per VPC at most)."""
+
+    endpoint_id: str
+    vpc_id: str
+    subnet_id: str
+    state: str
+    network_interface_ids: tuple[str, ...] = ()
+    created: datetime | None = None
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class TaggedEni:
+    """A network interface in a lab VPC, with its tags and attachment (endpoint ones are requester-managed)."""
+
+    eni_id: str
+    vpc_id: str
+    subnet_id: str
+    interface_type: str
+    requester_managed: bool
+    status: str
+    attached_to: str | None = None
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class LogGroup:
+    name: str
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    tags: Tags = ()
+    versions: tuple[tuple[str, str | None], ...] = ()  # (key, version id) of every object version and delete marker
+
+
+@dataclass(frozen=True)
+class PreferencesDocument:
+    name: str
+    tags: Tags = ()
+    content: str = ""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: str
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class IamRole:
+    name: str
+    arn: str
+    created: datetime | None = None
+    managed_policy_arns: tuple[str, ...] = ()
+    inline_policy_names: tuple[str, ...] = ()
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class IamProfile:
+    name: str
+    arn: str
+    role_names: tuple[str, ...] = ()
+    created: datetime | None = None
+    tags: Tags = ()
+
+
+@dataclass(frozen=True)
+class LabResources:
+    """Every resource carrying the lab's tag in the region (IAM: by the lab-prefixed names, tag checked).
+
+    `preferences` is the region's preferences document whoever created it (teardown restores
+    or deletes it); `empty` counts it only when it carries the lab's tag."""
+
+    lab: str
+    region: str
+    vpcs: tuple[Vpc, ...] = ()
+    subnets: tuple[Subnet, ...] = ()
+    route_tables: tuple[RouteTable, ...] = ()
+    network_acls: tuple[NetworkAcl, ...] = ()
+    security_groups: tuple[SecurityGroup, ...] = ()
+    endpoints: tuple[VpcEndpoint, ...] = ()
+    eic_endpoints: tuple[EicEndpoint, ...] = ()
+    instances: tuple[Instance, ...] = ()
+    network_interfaces: tuple[TaggedEni, ...] = ()
+    sessions: tuple[str, ...] = ()  # active Session Manager sessions to the lab's instances
+    instance_profiles: tuple[IamProfile, ...] = ()
+    roles: tuple[IamRole, ...] = ()
+    log_group: LogGroup | None = None
+    bucket: Bucket | None = None
+    preferences: PreferencesDocument | None = None
+    backup_parameter: Parameter | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not any(
+            (self.vpcs, self.subnets, self.route_tables, self.network_acls, self.security_groups, self.endpoints,
+             self.eic_endpoints, self.instances, self.network_interfaces, self.sessions, self.instance_profiles,
+             self.roles, self.log_group, self.bucket, self.backup_parameter)
+        ) and not (self.preferences and ("ssmlab:lab", self.lab) in self.preferences.tags)
+
+
+def lab_resources(lab: Lab) -> LabResources:
+    """Read everything teardown may touch: EC2 by the lab's tag, IAM by name (and tag), session logging by name."""
+    from ssmlab.steps import iam as iam_step
+    from ssmlab.steps import session_logging
+
+    ec2 = lab.client("ec2")
+    by_tag = [lab.tag_filter]
+    with explained(f"reading what carries the tag ssmlab:lab={lab.name}"):
+        vpcs = describe_all(ec2, "describe_vpcs", "Vpcs", Filters=by_tag)
+        subnets = describe_all(ec2, "describe_subnets", "Subnets", Filters=by_tag)
+        tables = describe_all(ec2, "describe_route_tables", "RouteTables", Filters=by_tag)
+        acls = describe_all(ec2, "describe_network_acls", "NetworkAcls", Filters=by_tag)
+        groups = describe_all(ec2, "describe_security_groups", "SecurityGroups", Filters=by_tag)
+        endpoints = [
+            e for e in describe_all(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=by_tag)
+            if str(e.get("State", "")).lower() not in GONE_ENDPOINT_STATES
+        ]
+        reservations = describe_all(
+            ec2, "describe_instances", "Reservations",
+            Filters=by_tag + [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}],
+        )
+        eice_answer = _unknown_on_refusal(ec2.describe_instance_connect_endpoints, Filters=by_tag) or {}
+        eices = [e for e in eice_answer.get("InstanceConnectEndpoints", []) if e.get("State") in LIVE_EICE_STATES]
+        vpc_ids = [v["VpcId"] for v in vpcs]
+        enis = describe_all(
+            ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=[{"Name": "vpc-id", "Values": vpc_ids}]
+        ) if vpc_ids else []
+    instances = [i for r in reservations for i in r["Instances"]]
+    roles, profiles = _lab_iam(lab, iam_step.IAM_PATH)
+    return LabResources(
+        lab=lab.name,
+        region=lab.region,
+        vpcs=tuple(_vpc(v, (False, False)) for v in vpcs),
+        subnets=tuple(_subnet(s) for s in subnets),
+        route_tables=tuple(_route_table(t) for t in tables),
+        network_acls=tuple(_nacl(n) for n in acls),
+        security_groups=tuple(_security_group(g) for g in groups),
+        endpoints=tuple(_endpoint(e) for e in endpoints),
+        eic_endpoints=tuple(
+            EicEndpoint(e["InstanceConnectEndpointId"], e.get("VpcId", ""), e.get("SubnetId", ""), e.get("State", ""),
+                        tuple(e.get("NetworkInterfaceIds", [])), e.get("CreatedAt"), _tags(e))
+            for e in eices
+        ),
+        instances=tuple(_instance(i, {}) for i in instances),
+        network_interfaces=tuple(
+            TaggedEni(n["NetworkInterfaceId"], n.get("VpcId", ""), n.get("SubnetId", ""), n.get("InterfaceType", "interface"),
+                      bool(n.get("RequesterManaged")), n.get("Status", ""), (n.get("Attachment") or {}).get("InstanceId"),
+                      _tags({"Tags": n.get("TagSet") or n.get("Tags") or []}))
+            for n in enis
+        ),
+        sessions=_active_sessions(lab, [i["InstanceId"] for i in instances]),
+        instance_profiles=profiles,
+        roles=roles,
+        log_group=_lab_log_group(lab, session_logging.log_group_name(lab)),
+        bucket=_lab_bucket(lab, session_logging.bucket_name(lab)),
+        preferences=_lab_preferences(lab, session_logging.PREFERENCES_DOCUMENT),
+        backup_parameter=_lab_parameter(lab, session_logging.backup_parameter(lab)),
+    )
+
+
+def _has_lab_tag(tags: Tags, lab: Lab) -> bool:
+    from ssmlab.lab import TAG_KEY
+
+    return (TAG_KEY, lab.name) in tags
+
+
+def _active_sessions(lab: Lab, instance_ids: list[str]) -> tuple[str, ...]:
+    if not instance_ids:
+        return ()
+    ssm = lab.client("ssm")
+    found: list[str] = []
+    for instance_id in instance_ids:
+        with explained(f"listing the active sessions to {instance_id}"):
+            answer = _unknown_on_refusal(
+                ssm.describe_sessions, State="Active", Filters=[{"key": "Target", "value": instance_id}]
+            )
+        found.extend(s["SessionId"] for s in (answer or {}).get("Sessions", []))
+    return tuple(found)
+
+
+def lab_iam_names(lab: Lab, path: str) -> tuple[list[str], list[str]]:
+    """Role and instance profile names under `path` that start with the lab's prefix (tags not checked)."""
+    iam = lab.client("iam")
+    prefix = f"{lab.name}-"
+    with explained(f"listing the IAM roles and instance profiles under {path}"):
+        roles = [r["RoleName"] for r in describe_all(iam, "list_roles", "Roles", PathPrefix=path)
+                 if r["RoleName"].startswith(prefix)]
+        profiles = [p["InstanceProfileName"] for p in describe_all(iam, "list_instance_profiles", "InstanceProfiles", PathPrefix=path)
+                    if p["InstanceProfileName"].startswith(prefix)]
+    return roles, profiles
+
+
+def _lab_iam(lab: Lab, path: str) -> tuple[tuple[IamRole, ...], tuple[IamProfile, ...]]:
+    """The lab's roles and profiles: names with the lab's prefix under the kit's path AND the lab's tag."""
+    iam = lab.client("iam")
+    role_names, profile_names = lab_iam_names(lab, path)
+    roles: list[IamRole] = []
+    for name in role_names:
+        raw = _iam_get(iam.get_role, "Role", RoleName=name)
+        tags = _tags(raw or {}) or _tags({"Tags": (get_or_none(iam.list_role_tags, RoleName=name) or {}).get("Tags", [])})
+        if raw is None or not _has_lab_tag(tags, lab):
+            continue
+        with explained(f"reading the policies of the role {name}"):
+            attached = describe_all(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+            inline = describe_all(iam, "list_role_policies", "PolicyNames", RoleName=name)
+        roles.append(IamRole(name, raw["Arn"], raw.get("CreateDate"), tuple(p["PolicyArn"] for p in attached), tuple(inline), tags))
+    profiles: list[IamProfile] = []
+    for name in profile_names:
+        raw = _iam_get(iam.get_instance_profile, "InstanceProfile", InstanceProfileName=name)
+        if raw is None:
+            continue
+        tags = _tags(raw) or _tags(
+            {"Tags": (get_or_none(iam.list_instance_profile_tags, InstanceProfileName=name) or {}).get("Tags", [])}
+        )
+        if not _has_lab_tag(tags, lab):
+            continue
+        profiles.append(IamProfile(name, raw["Arn"], tuple(r["RoleName"] for r in raw.get("Roles", [])), raw.get("CreateDate"), tags))
+    return tuple(roles), tuple(profiles)
+
+
+def _lab_log_group(lab: Lab, name: str) -> LogGroup | None:
+    logs = lab.client("logs")
+    with explained(f"looking up the log group {name}"):
+        groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+        if not any(g["logGroupName"] == name for g in groups):
+            return None
+        tags = logs.list_tags_log_group(logGroupName=name).get("tags", {})
+    found = LogGroup(name, tuple(sorted(tags.items())))
+    return found if _has_lab_tag(found.tags, lab) else None
+
+
+def _lab_bucket(lab: Lab, name: str) -> Bucket | None:
+    s3 = lab.client("s3")
+    with explained(f"looking up the bucket {name}"):
+        if get_or_none(s3.head_bucket, missing=("404", "NoSuchBucket", "NotFound", "403"), Bucket=name) is None:
+            return None
+        tagging = get_or_none(s3.get_bucket_tagging, missing=("NoSuchTagSet",), Bucket=name) or {}
+        tags = _tags({"Tags": tagging.get("TagSet", [])})
+        if not _has_lab_tag(tags, lab):
+            return None
+        versions: list[tuple[str, str | None]] = []
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                versions.append((item["Key"], item.get("VersionId")))
+    return Bucket(name, tags, tuple(versions))
+
+
+def _lab_preferences(lab: Lab, name: str) -> PreferencesDocument | None:
+    ssm = lab.client("ssm")
+    with explained(f"reading the Session Manager preferences {name}"):
+        document = get_or_none(ssm.get_document, missing=("InvalidDocument",), Name=name, DocumentFormat="JSON")
+        if document is None:
+            return None
+        tags = ssm.list_tags_for_resource(ResourceType="Document", ResourceId=name).get("TagList", [])
+    return PreferencesDocument(name, _tags({"Tags": tags}), document.get("Content", ""))
+
+
+def _lab_parameter(lab: Lab, name: str) -> Parameter | None:
+    ssm = lab.client("ssm")
+    with explained(f"reading the parameter {name}"):
+        found = get_or_none(ssm.get_parameter, missing=("ParameterNotFound",), Name=name)
+        if found is None:
+            return None
+        tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
+    parameter = Parameter(name, found["Parameter"]["Value"], _tags({"Tags": tags}))
+    return parameter if _has_lab_tag(parameter.tags, lab) else None

@@ -53,3 +53,50 @@ def diagnosis_text(diagnosis) -> str:
     lines.append(f"\n  IAM checked with {diagnosis.iam_method}.")
     lines.append("  Not visible to the doctor: " + "; ".join(diagnosis.blind_spots) + ".")
     return "\n".join(lines)
+
+
+# -- cleanup ---------------------------------------------------------------------------
+
+def plan_text(deletions) -> str:
+    """The teardown plan, one numbered line per deletion: step, what, the call, why."""
+    if not deletions:
+        return "nothing to delete: no resource carries this lab's tag"
+    width = len(str(len(deletions)))
+    return "\n".join(
+        f"{n:>{width}}. {d.step:<26} {d.kind} {d.resource_id}  [{d.call}]  {d.why}" for n, d in enumerate(deletions, 1)
+    )
+
+
+def outcome_line(number: int, total: int, outcome) -> str:
+    d = outcome.deletion
+    status = {"deleted": "deleted", "already gone": "already gone", "failed": "FAILED"}[outcome.status]
+    tail = f"  {outcome.detail}" if outcome.detail else ""
+    return f"[{number}/{total}] {status:<12} {d.kind} {d.resource_id}{tail}"
+
+
+def audit_text(left) -> str:
+    if not left:
+        return "audit: nothing carries this lab's tag any more"
+    return "\n".join([f"audit: {len(left)} resource(s) left:"] + [f"  {x.kind} {x.resource_id}" for x in left])
+
+
+def labs_text(found, now, older_than) -> str:
+    """The labs found in the region, oldest first, and whether they will be removed."""
+    if not found:
+        return "no lab found in this region"
+    lines = []
+    for lab in found:
+        age = lab.age(now)
+        shown = "age unknown" if age is None else f"age {_duration(age)}"
+        verdict = "remove" if lab.older_than(older_than, now) else "keep"
+        lines.append(f"  {verdict:<6} {lab.name:<24} {shown}")
+    return "\n".join(lines)
+
+
+def _duration(delta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"

@@ -1,0 +1,183 @@
+"""teardown.plan on hand-built LabResources: AWS's dependency order, only what carries the lab's tag."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from ssmlab import teardown
+from ssmlab.errors import BadInput
+from ssmlab.inventory import (
+    Bucket, EicEndpoint, IamProfile, IamRole, Imds, Instance, LabResources, LogGroup, NetworkAcl, Parameter,
+    PreferencesDocument, RouteTable, SecurityGroup, SgRule, Subnet, TaggedEni, Vpc, VpcEndpoint,
+)
+
+LAB = "alice"
+OURS = (("Name", "x"), ("ssmlab:lab", LAB))
+OTHER = (("ssmlab:lab", "bob"),)
+
+
+def instance(instance_id: str, tags=OURS, state: str = "running") -> Instance:
+    return Instance(instance_id, state, "vpc-1", "subnet-1", "10.0.0.4", None, "ami-1", "t3.micro", ("sg-i",),
+                    None, Imds("enabled", "required"), "/dev/xvda", (), tags=tags)
+
+
+def endpoint(endpoint_id: str, service: str, tags=OURS, kind: str = "Interface") -> VpcEndpoint:
+    return VpcEndpoint(endpoint_id, "vpc-1", f"com.amazonaws.eu-west-1.{service}", kind, "available", True,
+                       ("subnet-1",), ("sg-e",), (), ("eni-" + endpoint_id[5:],), (), tags=tags)
+
+
+def group(group_id: str, name: str, tags=OURS, ingress=()) -> SecurityGroup:
+    return SecurityGroup(group_id, name, "vpc-1", "", tuple(ingress), (), tags)
+
+
+def full(**changes) -> LabResources:
+    base = dict(
+        lab=LAB,
+        region="eu-west-1",
+        vpcs=(Vpc("vpc-1", "10.0.0.0/16", True, True, tags=OURS), Vpc("vpc-default", "172.31.0.0/16", True, True, True),
+              Vpc("vpc-bob", "10.1.0.0/16", True, True, tags=OTHER)),
+        subnets=(Subnet("subnet-1", "vpc-1", "10.0.0.0/24", "eu-west-1a", tags=OURS),
+                 Subnet("subnet-untagged", "vpc-1", "10.0.1.0/24", "eu-west-1a")),
+        route_tables=(RouteTable("rtb-1", "vpc-1", False, ("subnet-1",), (), OURS),
+                      RouteTable("rtb-main", "vpc-1", True, (), (), OURS)),
+        network_acls=(NetworkAcl("acl-1", "vpc-1", False, (), (), OURS), NetworkAcl("acl-default", "vpc-1", True, (), (), OURS)),
+        security_groups=(
+            group("sg-e", f"{LAB}-endpoints", ingress=[SgRule("tcp", 443, 443, source_group_id="sg-i")]),
+            group("sg-i", f"{LAB}-instance"),
+            group("sg-default", "default"),
+            group("sg-bob", "bob-instance", tags=OTHER),
+        ),
+        endpoints=(endpoint("vpce-ssm", "ssm"), endpoint("vpce-s3", "s3", kind="Gateway"), endpoint("vpce-bob", "ssm", OTHER)),
+        eic_endpoints=(EicEndpoint("eice-1", "vpc-1", "subnet-1", "create-complete", ("eni-eice",), tags=OURS),),
+        instances=(instance("i-1"), instance("i-bob", OTHER), instance("i-old", state="terminated")),
+        network_interfaces=(TaggedEni("eni-free", "vpc-1", "subnet-1", "interface", False, "available", None, OURS),
+                            TaggedEni("eni-vpce", "vpc-1", "subnet-1", "vpc_endpoint", True, "in-use", None, ())),
+        sessions=("alice-0123",),
+        instance_profiles=(IamProfile(f"{LAB}-ssm-instance-profile", "arn:p", (f"{LAB}-ssm-instance-role",), tags=OURS),
+                           IamProfile("alice-x-ssm-instance-profile", "arn:q", (), tags=(("ssmlab:lab", "alice-x"),))),
+        roles=(IamRole(f"{LAB}-ssm-instance-role", "arn:r", None,
+                       ("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",), (f"{LAB}-session-logging",), OURS),
+               IamRole(f"{LAB}-untagged-role", "arn:u")),
+        log_group=LogGroup(f"/ssmlab/{LAB}/sessions", OURS),
+        bucket=Bucket("ssmlab-alice-123456789012-eu-west-1", OURS,
+                      tuple((f"sessions/{n}", f"v{n}") for n in range(1500))),
+        preferences=PreferencesDocument("SSM-SessionManagerRunShell", OURS, "{}"),
+        backup_parameter=None,
+    )
+    base.update(changes)
+    return LabResources(**base)
+
+
+def ids(deletions, operation: str) -> list[str]:
+    return [d.resource_id for d in deletions if d.operation == operation]
+
+
+def test_nothing_to_delete_gives_an_empty_plan():
+    assert teardown.plan(LabResources(lab=LAB, region="eu-west-1")) == []
+    assert LabResources(lab=LAB, region="eu-west-1").empty
+
+
+def test_the_steps_come_in_aws_dependency_order():
+    deletions = teardown.plan(full())
+    positions = [teardown.STEPS.index(d.step) for d in deletions]
+    assert positions == sorted(positions)
+    first = {}
+    for n, d in enumerate(deletions):
+        first.setdefault(d.operation, n)
+    order = ["terminate_session", "terminate_instances", "delete_objects", "delete_bucket", "delete_vpc_endpoints",
+             "delete_instance_connect_endpoint", "delete_network_interface", "revoke_security_group_ingress",
+             "delete_security_group", "delete_subnet", "delete_route_table", "delete_network_acl", "delete_vpc",
+             "remove_role_from_instance_profile", "delete_instance_profile", "detach_role_policy", "delete_role_policy",
+             "delete_role"]
+    assert [first[o] for o in order] == sorted(first[o] for o in order)
+    assert [d for d in deletions if d.operation == "delete_role"] == deletions[-1:]
+
+
+def test_only_what_carries_the_labs_tag_is_planned():
+    deletions = teardown.plan(full())
+    touched = " ".join(str(d.params) for d in deletions)
+    for foreign in ("vpc-default", "vpc-bob", "sg-bob", "sg-default", "i-bob", "vpce-bob", "subnet-untagged",
+                    "rtb-main", "acl-default", "i-old", "eni-vpce", "alice-x-ssm-instance-profile", "alice-untagged-role"):
+        assert foreign not in touched, foreign
+    assert ids(deletions, "terminate_instances") == ["i-1"]
+    assert ids(deletions, "delete_vpc") == ["vpc-1"]
+    assert ids(deletions, "delete_route_table") == ["rtb-1"]
+    assert ids(deletions, "delete_network_acl") == ["acl-1"]
+
+
+def test_calls_are_data_with_their_arguments_and_reasons():
+    deletions = teardown.plan(full())
+    terminate = next(d for d in deletions if d.operation == "terminate_instances")
+    assert (terminate.service, terminate.params, terminate.wait) == ("ec2", {"InstanceIds": ["i-1"]}, "instance_terminated")
+    endpoint_deletions = [d for d in deletions if d.operation == "delete_vpc_endpoints"]
+    assert {d.wait for d in endpoint_deletions} == {"vpc_endpoint_gone"}
+    assert all(d.why for d in deletions)
+    revoke = next(d for d in deletions if d.operation == "revoke_security_group_ingress")
+    assert revoke.params == {"GroupId": "sg-e", "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": "sg-i"}]}]}
+    assert teardown.plan(full()) == deletions  # pure: the same input, the same plan
+    hash(deletions[0])
+
+
+def test_the_bucket_is_emptied_of_every_version_in_batches_of_1000_before_it_is_deleted():
+    deletions = teardown.plan(full())
+    empties = [d for d in deletions if d.operation == "delete_objects"]
+    assert [len(d.params["Delete"]["Objects"]) for d in empties] == [1000, 500]
+    assert empties[0].params["Delete"]["Objects"][0] == {"Key": "sessions/0", "VersionId": "v0"}
+    assert deletions.index(empties[-1]) < next(n for n, d in enumerate(deletions) if d.operation == "delete_bucket")
+
+
+def test_preferences_are_restored_from_the_backup_else_deleted_only_when_the_lab_created_them():
+    created = teardown.plan(full())
+    assert ids(created, "delete_document") == ["SSM-SessionManagerRunShell"]
+
+    backup = Parameter("/kit/ssmlab/alice/previous-session-preferences", '{"old": true}', OURS)
+    someone_elses = PreferencesDocument("SSM-SessionManagerRunShell", (), "{}")
+    restored = teardown.plan(full(preferences=someone_elses, backup_parameter=backup))
+    update = next(d for d in restored if d.operation == "update_document")
+    assert update.params["Content"] == '{"old": true}'
+    assert ids(restored, "delete_document") == []
+    assert restored.index(update) < next(n for n, d in enumerate(restored) if d.operation == "delete_parameter")
+
+    untouched = teardown.plan(full(preferences=someone_elses))
+    assert not [d for d in untouched if d.service == "ssm" and d.operation != "terminate_session"]
+
+
+def test_leftovers_list_what_the_audit_would_report():
+    left = teardown.leftovers(full())
+    kinds = {x.kind for x in left}
+    assert {"VPC", "instance", "role", "bucket", "log group", "preferences document"} <= kinds
+    assert teardown.leftovers(LabResources(lab=LAB, region="eu-west-1")) == []
+
+
+@pytest.mark.parametrize("text, expected", [("30m", timedelta(minutes=30)), ("3h", timedelta(hours=3)),
+                                            ("2d", timedelta(days=2)), ("0m", timedelta(0))])
+def test_durations(text, expected):
+    assert teardown.parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "3", "h", "3 hours", "-1h", "1.5h", "2w"])
+def test_bad_durations_name_the_value_and_the_form(text):
+    with pytest.raises(BadInput, match=r"invalid duration .*30m, 3h, 2d"):
+        teardown.parse_duration(text)
+
+
+def test_labs_are_removed_by_age_and_never_when_their_age_is_unknown():
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    old = teardown.FoundLab("old", now - timedelta(hours=5))
+    young = teardown.FoundLab("young", now - timedelta(minutes=10))
+    bare = teardown.FoundLab("bare", None)
+    three_hours = teardown.parse_duration("3h")
+    assert [f.name for f in (old, young, bare) if f.older_than(three_hours, now)] == ["old"]
+    assert [f.name for f in (old, young, bare) if f.older_than(timedelta(0), now)] == ["old", "young"]
+
+
+def test_someone_elses_preferences_document_does_not_make_a_lab_non_empty():
+    foreign = PreferencesDocument("SSM-SessionManagerRunShell", (), "{}")
+    assert LabResources(lab=LAB, region="eu-west-1", preferences=foreign).empty
+    assert teardown.plan(LabResources(lab=LAB, region="eu-west-1", preferences=foreign)) == []
+    assert not LabResources(lab=LAB, region="eu-west-1", preferences=PreferencesDocument("SSM-SessionManagerRunShell", OURS)).empty
