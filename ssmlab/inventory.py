@@ -18,6 +18,8 @@ from ssmlab.aws import describe_all, explained, get_or_none
 from ssmlab.lab import Lab
 
 Tags = tuple[tuple[str, str], ...]
+LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]  # terminated ones are gone
+GONE_ENDPOINT_STATES = ("deleted", "deleting", "failed", "rejected", "expired")
 
 
 def _tags(resource: dict[str, Any]) -> Tags:
@@ -333,7 +335,7 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
             ec2,
             "describe_instances",
             "Reservations",
-            Filters=by_vpc + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]}],
+            Filters=by_vpc + [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}],
         )
         dns = {v: _dns_attributes(ec2, v) for v in vpc_ids}
     with explained("reading the prefix lists used by the security groups and routes"):
@@ -748,9 +750,7 @@ def simulate_role(lab: Lab, role_arn: str, actions: tuple[str, ...]) -> tuple[st
 # (kept apart from `snapshot`, which the emulator's simulated agents also take)
 # --------------------------------------------------------------------------------------
 
-LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 LIVE_EICE_STATES = ("create-in-progress", "create-complete", "delete-in-progress", "create-failed", "delete-failed")
-GONE_ENDPOINT_STATES = ("deleted", "deleting", "failed", "rejected", "expired")
 
 
 @dataclass(frozen=True)

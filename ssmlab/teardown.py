@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from ssmlab.aws import error_code
 from ssmlab.errors import BadInput, LabError
-from ssmlab.inventory import LabResources, SgRule
+from ssmlab.inventory import GONE_ENDPOINT_STATES, LabResources, SgRule
 from ssmlab.lab import TAG_KEY, Lab
 
 # The order of the steps, as AWS's dependency rules require it.
@@ -62,7 +62,6 @@ RETRYABLE = {
     "DeleteConflict": "IAM still sees something attached",
     "IncorrectState": "the resource is still changing state",
 }
-GONE_ENDPOINT_STATES = ("deleted", "deleting", "failed", "rejected", "expired")
 
 
 @dataclass(frozen=True)
