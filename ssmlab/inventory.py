@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ssmlab.aws import describe_all, explained, get_or_none
-from ssmlab.lab import Lab
+from ssmlab.lab import TAG_KEY, Lab
 
 Tags = tuple[tuple[str, str], ...]
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]  # terminated ones are gone
@@ -137,7 +137,8 @@ class NetworkInterface:
     interface_type: str
     requester_managed: bool
     description: str = ""
-    instance_id: str | None = None
+    instance_id: str | None = None  # the instance it is attached to, if any
+    tags: Tags = ()
 
 
 @dataclass(frozen=True)
@@ -534,6 +535,7 @@ def _eni(n: dict) -> NetworkInterface:
         requester_managed=bool(n.get("RequesterManaged")),
         description=n.get("Description", ""),
         instance_id=(n.get("Attachment") or {}).get("InstanceId"),
+        tags=_tags({"Tags": n.get("TagSet") or n.get("Tags") or []}),
     )
 
 
@@ -767,20 +769,6 @@ class EicEndpoint:
 
 
 @dataclass(frozen=True)
-class TaggedEni:
-    """A network interface in a lab VPC, with its tags and attachment (endpoint ones are requester-managed)."""
-
-    eni_id: str
-    vpc_id: str
-    subnet_id: str
-    interface_type: str
-    requester_managed: bool
-    status: str
-    attached_to: str | None = None
-    tags: Tags = ()
-
-
-@dataclass(frozen=True)
 class LogGroup:
     name: str
     tags: Tags = ()
@@ -843,7 +831,7 @@ class LabResources:
     endpoints: tuple[VpcEndpoint, ...] = ()
     eic_endpoints: tuple[EicEndpoint, ...] = ()
     instances: tuple[Instance, ...] = ()
-    network_interfaces: tuple[TaggedEni, ...] = ()
+    network_interfaces: tuple[NetworkInterface, ...] = ()
     sessions: tuple[str, ...] = ()  # active Session Manager sessions to the lab's instances
     instance_profiles: tuple[IamProfile, ...] = ()
     roles: tuple[IamRole, ...] = ()
@@ -905,12 +893,7 @@ def lab_resources(lab: Lab) -> LabResources:
             for e in eices
         ),
         instances=tuple(_instance(i, {}) for i in instances),
-        network_interfaces=tuple(
-            TaggedEni(n["NetworkInterfaceId"], n.get("VpcId", ""), n.get("SubnetId", ""), n.get("InterfaceType", "interface"),
-                      bool(n.get("RequesterManaged")), n.get("Status", ""), (n.get("Attachment") or {}).get("InstanceId"),
-                      _tags({"Tags": n.get("TagSet") or n.get("Tags") or []}))
-            for n in enis
-        ),
+        network_interfaces=tuple(_eni(n) for n in enis),
         sessions=_active_sessions(lab, [i["InstanceId"] for i in instances]),
         instance_profiles=profiles,
         roles=roles,
@@ -921,24 +904,21 @@ def lab_resources(lab: Lab) -> LabResources:
     )
 
 
-def _has_lab_tag(tags: Tags, lab: Lab) -> bool:
-    from ssmlab.lab import TAG_KEY
-
-    return (TAG_KEY, lab.name) in tags
+def has_lab_tag(tags: Tags, lab: str) -> bool:
+    """Whether these tags mark a resource of `lab` (the only thing teardown and status count)."""
+    return (TAG_KEY, lab) in tags
 
 
 def _active_sessions(lab: Lab, instance_ids: list[str]) -> tuple[str, ...]:
+    """The active sessions to these instances, in one paginated DescribeSessions."""
     if not instance_ids:
         return ()
-    ssm = lab.client("ssm")
-    found: list[str] = []
-    for instance_id in instance_ids:
-        with explained(f"listing the active sessions to {instance_id}"):
-            answer = _unknown_on_refusal(
-                ssm.describe_sessions, State="Active", Filters=[{"key": "Target", "value": instance_id}]
-            )
-        found.extend(s["SessionId"] for s in (answer or {}).get("Sessions", []))
-    return tuple(found)
+    with explained("listing the active Session Manager sessions"):
+        answer = _unknown_on_refusal(
+            lambda: describe_all(lab.client("ssm"), "describe_sessions", "Sessions", State="Active")
+        )
+    targets = set(instance_ids)
+    return tuple(s["SessionId"] for s in answer or [] if s.get("Target") in targets)
 
 
 def lab_iam_names(lab: Lab, path: str) -> tuple[list[str], list[str]]:
@@ -961,7 +941,7 @@ def _lab_iam(lab: Lab, path: str) -> tuple[tuple[IamRole, ...], tuple[IamProfile
     for name in role_names:
         raw = _iam_get(iam.get_role, "Role", RoleName=name)
         tags = _tags(raw or {}) or _tags({"Tags": (get_or_none(iam.list_role_tags, RoleName=name) or {}).get("Tags", [])})
-        if raw is None or not _has_lab_tag(tags, lab):
+        if raw is None or not has_lab_tag(tags, lab.name):
             continue
         with explained(f"reading the policies of the role {name}"):
             attached = describe_all(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
@@ -975,7 +955,7 @@ def _lab_iam(lab: Lab, path: str) -> tuple[tuple[IamRole, ...], tuple[IamProfile
         tags = _tags(raw) or _tags(
             {"Tags": (get_or_none(iam.list_instance_profile_tags, InstanceProfileName=name) or {}).get("Tags", [])}
         )
-        if not _has_lab_tag(tags, lab):
+        if not has_lab_tag(tags, lab.name):
             continue
         profiles.append(IamProfile(name, raw["Arn"], tuple(r["RoleName"] for r in raw.get("Roles", [])), raw.get("CreateDate"), tags))
     return tuple(roles), tuple(profiles)
@@ -989,7 +969,7 @@ def _lab_log_group(lab: Lab, name: str) -> LogGroup | None:
             return None
         tags = logs.list_tags_log_group(logGroupName=name).get("tags", {})
     found = LogGroup(name, tuple(sorted(tags.items())))
-    return found if _has_lab_tag(found.tags, lab) else None
+    return found if has_lab_tag(found.tags, lab.name) else None
 
 
 def _lab_bucket(lab: Lab, name: str) -> Bucket | None:
@@ -999,7 +979,7 @@ def _lab_bucket(lab: Lab, name: str) -> Bucket | None:
             return None
         tagging = get_or_none(s3.get_bucket_tagging, missing=("NoSuchTagSet",), Bucket=name) or {}
         tags = _tags({"Tags": tagging.get("TagSet", [])})
-        if not _has_lab_tag(tags, lab):
+        if not has_lab_tag(tags, lab.name):
             return None
         versions: list[tuple[str, str | None]] = []
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
@@ -1026,4 +1006,4 @@ def _lab_parameter(lab: Lab, name: str) -> Parameter | None:
             return None
         tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
     parameter = Parameter(name, found["Parameter"]["Value"], _tags({"Tags": tags}))
-    return parameter if _has_lab_tag(parameter.tags, lab) else None
+    return parameter if has_lab_tag(parameter.tags, lab.name) else None

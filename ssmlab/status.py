@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ssmlab.inventory import LabState
-from ssmlab.lab import TAG_KEY
+from ssmlab.inventory import LabState, has_lab_tag
 
 COMPLETE, PARTIAL, MISSING = "complete", "partial", "missing"
 
@@ -21,7 +20,7 @@ class StepStatus:
 
 
 def _mine(tags, lab: str | None) -> bool:
-    return lab is None or dict(tags).get(TAG_KEY) == lab
+    return lab is None or has_lab_tag(tags, lab)
 
 
 def lab_status(state: LabState) -> list[StepStatus]:

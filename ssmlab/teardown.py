@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from ssmlab.aws import error_code
 from ssmlab.errors import BadInput, LabError
-from ssmlab.inventory import GONE_ENDPOINT_STATES, LabResources, SgRule
+from ssmlab.inventory import GONE_ENDPOINT_STATES, LabResources, SgRule, has_lab_tag
 from ssmlab.lab import TAG_KEY, Lab
 
 # The order of the steps, as AWS's dependency rules require it.
@@ -106,10 +106,6 @@ class Leftover:
 # --------------------------------------------------------------------------------------
 
 
-def _ours(tags: tuple[tuple[str, str], ...], lab: str) -> bool:
-    return (TAG_KEY, lab) in tags
-
-
 def plan(resources: LabResources) -> list[Deletion]:
     """The ordered deletions for everything in `resources` that carries the lab's tag."""
     lab = resources.lab
@@ -122,14 +118,14 @@ def plan(resources: LabResources) -> list[Deletion]:
         add("sessions", "session", session_id, "ssm", "terminate_session", {"SessionId": session_id},
             "an open session keeps its channel to the instance")
 
-    instances = [i for i in resources.instances if _ours(i.tags, lab) and i.state != "terminated"]
+    instances = [i for i in resources.instances if has_lab_tag(i.tags, lab) and i.state != "terminated"]
     for instance in instances:
         add("instances", "instance", instance.instance_id, "ec2", "terminate_instances",
             {"InstanceIds": [instance.instance_id]},
             "its network interface holds the subnet and the security groups", wait="instance_terminated")
 
     bucket = resources.bucket
-    if bucket and _ours(bucket.tags, lab):
+    if bucket and has_lab_tag(bucket.tags, lab):
         for start in range(0, len(bucket.versions), 1000):
             chunk = bucket.versions[start : start + 1000]
             objects = [{"Key": k, **({"VersionId": v} if v else {})} for k, v in chunk]
@@ -138,23 +134,23 @@ def plan(resources: LabResources) -> list[Deletion]:
                 "a bucket is deleted only once empty, every object version and delete marker included")
         add("session-logging", "bucket", bucket.name, "s3", "delete_bucket", {"Bucket": bucket.name},
             "the session transcripts' bucket (emptied first)")
-    if resources.log_group and _ours(resources.log_group.tags, lab):
+    if resources.log_group and has_lab_tag(resources.log_group.tags, lab):
         add("session-logging", "log group", resources.log_group.name, "logs", "delete_log_group",
             {"logGroupName": resources.log_group.name}, "the session transcripts' log group")
     document, backup = resources.preferences, resources.backup_parameter
-    if backup and _ours(backup.tags, lab):
+    if backup and has_lab_tag(backup.tags, lab):
         if document is not None:
             add("session-logging", "preferences", document.name, "ssm", "update_document",
                 {"Name": document.name, "Content": backup.value, "DocumentVersion": "$LATEST", "DocumentFormat": "JSON"},
                 "put back the Session Manager preferences that were there before the lab")
         add("session-logging", "parameter", backup.name, "ssm", "delete_parameter", {"Name": backup.name},
             "the saved preferences, once restored")
-    elif document is not None and _ours(document.tags, lab):
+    elif document is not None and has_lab_tag(document.tags, lab):
         add("session-logging", "preferences", document.name, "ssm", "delete_document", {"Name": document.name},
             "the lab created these Session Manager preferences")
 
     for endpoint in resources.endpoints:
-        if _ours(endpoint.tags, lab) and endpoint.state not in GONE_ENDPOINT_STATES:
+        if has_lab_tag(endpoint.tags, lab) and endpoint.state not in GONE_ENDPOINT_STATES:
             add("vpc-endpoints", f"{endpoint.endpoint_type.lower()} endpoint", f"{endpoint.endpoint_id} ({endpoint.service})",
                 "ec2", "delete_vpc_endpoints", {"VpcEndpointIds": [endpoint.endpoint_id]},
                 "its network interfaces hold the subnets and the endpoint security group" if endpoint.endpoint_type == "Interface"
@@ -162,18 +158,18 @@ def plan(resources: LabResources) -> list[Deletion]:
                 releases=endpoint.network_interface_ids)
 
     for eice in resources.eic_endpoints:
-        if _ours(eice.tags, lab) and eice.state not in ("delete-complete",):
+        if has_lab_tag(eice.tags, lab) and eice.state not in ("delete-complete",):
             add("instance-connect-endpoints", "instance connect endpoint", eice.endpoint_id, "ec2",
                 "delete_instance_connect_endpoint", {"InstanceConnectEndpointId": eice.endpoint_id},
                 "its network interface holds the subnet and its security group", wait="eice_gone",
                 releases=eice.network_interface_ids)
 
     for eni in resources.network_interfaces:
-        if _ours(eni.tags, lab) and not eni.requester_managed and eni.attached_to is None:
+        if has_lab_tag(eni.tags, lab) and not eni.requester_managed and eni.instance_id is None:
             add("network-interfaces", "network interface", eni.eni_id, "ec2", "delete_network_interface",
                 {"NetworkInterfaceId": eni.eni_id}, "a detached interface holds its subnet")
 
-    groups = [g for g in resources.security_groups if _ours(g.tags, lab) and g.name != "default"]
+    groups = [g for g in resources.security_groups if has_lab_tag(g.tags, lab) and g.name != "default"]
     for group in groups:
         for direction, rules in (("ingress", group.ingress), ("egress", group.egress)):
             referencing = [r for r in rules if r.source_group_id]
@@ -187,24 +183,24 @@ def plan(resources: LabResources) -> list[Deletion]:
             {"GroupId": group.group_id}, "once no instance, interface or rule uses it")
 
     for subnet in resources.subnets:
-        if _ours(subnet.tags, lab):
+        if has_lab_tag(subnet.tags, lab):
             add("subnets", "subnet", subnet.subnet_id, "ec2", "delete_subnet", {"SubnetId": subnet.subnet_id},
                 "once no instance or interface sits in it (its route table association goes with it)")
     for table in resources.route_tables:
-        if _ours(table.tags, lab) and not table.main:
+        if has_lab_tag(table.tags, lab) and not table.main:
             add("route-tables", "route table", table.route_table_id, "ec2", "delete_route_table",
                 {"RouteTableId": table.route_table_id}, "once its subnets are gone (the main one goes with the VPC)")
     for acl in resources.network_acls:
-        if _ours(acl.tags, lab) and not acl.is_default:
+        if has_lab_tag(acl.tags, lab) and not acl.is_default:
             add("network-acls", "network ACL", acl.nacl_id, "ec2", "delete_network_acl",
                 {"NetworkAclId": acl.nacl_id}, "once its subnets are gone (the default one goes with the VPC)")
     for vpc in resources.vpcs:
-        if _ours(vpc.tags, lab) and not vpc.is_default:
+        if has_lab_tag(vpc.tags, lab) and not vpc.is_default:
             add("vpc", "VPC", vpc.vpc_id, "ec2", "delete_vpc", {"VpcId": vpc.vpc_id},
                 "last of the network: takes its default security group, network ACL and main route table")
     prefix = f"{lab}-"
     for profile in resources.instance_profiles:
-        if not (profile.name.startswith(prefix) and _ours(profile.tags, lab)):
+        if not (profile.name.startswith(prefix) and has_lab_tag(profile.tags, lab)):
             continue
         for role in profile.role_names:
             add("instance-profiles", "role in profile", f"{profile.name}/{role}", "iam", "remove_role_from_instance_profile",
@@ -212,7 +208,7 @@ def plan(resources: LabResources) -> list[Deletion]:
                 "a profile is deleted once empty, and a role while in a profile cannot be")
         add("instance-profiles", "instance profile", profile.name, "iam", "delete_instance_profile",
             {"InstanceProfileName": profile.name}, "no instance uses it any more")
-    roles = [r for r in resources.roles if r.name.startswith(prefix) and _ours(r.tags, lab)]
+    roles = [r for r in resources.roles if r.name.startswith(prefix) and has_lab_tag(r.tags, lab)]
     for role in roles:
         for arn in role.managed_policy_arns:
             add("role-policies", "attached policy", f"{role.name} {arn.rsplit('/', 1)[-1]}", "iam", "detach_role_policy",
@@ -393,7 +389,7 @@ def leftovers(resources: LabResources) -> list[Leftover]:
     left += [Leftover("instance", i.instance_id) for i in r.instances if i.state != "terminated"]
     left += [Leftover("vpc endpoint", e.endpoint_id) for e in r.endpoints if e.state not in GONE_ENDPOINT_STATES]
     left += [Leftover("instance connect endpoint", e.endpoint_id) for e in r.eic_endpoints if e.state != "delete-complete"]
-    left += [Leftover("network interface", n.eni_id) for n in r.network_interfaces if _ours(n.tags, r.lab)]
+    left += [Leftover("network interface", n.eni_id) for n in r.network_interfaces if has_lab_tag(n.tags, r.lab)]
     left += [Leftover("security group", g.group_id) for g in r.security_groups if g.name != "default"]
     left += [Leftover("subnet", s.subnet_id) for s in r.subnets]
     left += [Leftover("route table", t.route_table_id) for t in r.route_tables]
@@ -405,7 +401,7 @@ def leftovers(resources: LabResources) -> list[Leftover]:
         left.append(Leftover("log group", r.log_group.name))
     if r.bucket:
         left.append(Leftover("bucket", r.bucket.name))
-    if r.preferences and _ours(r.preferences.tags, r.lab):
+    if r.preferences and has_lab_tag(r.preferences.tags, r.lab):
         left.append(Leftover("preferences document", r.preferences.name))
     if r.backup_parameter:
         left.append(Leftover("parameter", r.backup_parameter.name))

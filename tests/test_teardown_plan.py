@@ -10,7 +10,7 @@ from ssmlab import teardown
 from ssmlab.errors import BadInput
 from ssmlab.inventory import (
     Bucket, EicEndpoint, IamProfile, IamRole, Imds, Instance, LabResources, LogGroup, NetworkAcl, Parameter,
-    PreferencesDocument, RouteTable, SecurityGroup, SgRule, Subnet, TaggedEni, Vpc, VpcEndpoint,
+    PreferencesDocument, RouteTable, SecurityGroup, SgRule, Subnet, NetworkInterface, Vpc, VpcEndpoint,
 )
 
 LAB = "alice"
@@ -52,8 +52,8 @@ def full(**changes) -> LabResources:
         endpoints=(endpoint("vpce-ssm", "ssm"), endpoint("vpce-s3", "s3", kind="Gateway"), endpoint("vpce-bob", "ssm", OTHER)),
         eic_endpoints=(EicEndpoint("eice-1", "vpc-1", "subnet-1", "create-complete", ("eni-eice",), tags=OURS),),
         instances=(instance("i-1"), instance("i-bob", OTHER), instance("i-old", state="terminated")),
-        network_interfaces=(TaggedEni("eni-free", "vpc-1", "subnet-1", "interface", False, "available", None, OURS),
-                            TaggedEni("eni-vpce", "vpc-1", "subnet-1", "vpc_endpoint", True, "in-use", None, ())),
+        network_interfaces=(NetworkInterface("eni-free", "subnet-1", "vpc-1", "10.0.0.9", (), "interface", False, tags=OURS),
+                            NetworkInterface("eni-vpce", "subnet-1", "vpc-1", "10.0.0.10", (), "vpc_endpoint", True)),
         sessions=("alice-0123",),
         instance_profiles=(IamProfile(f"{LAB}-ssm-instance-profile", "arn:p", (f"{LAB}-ssm-instance-role",), tags=OURS),
                            IamProfile("alice-x-ssm-instance-profile", "arn:q", (), tags=(("ssmlab:lab", "alice-x"),))),
