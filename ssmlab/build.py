@@ -59,6 +59,16 @@ def steps_to_run(until: str | None, options: BuildOptions) -> tuple[str, ...]:
     return wanted
 
 
+def interface_endpoints(steps: tuple[str, ...], options: BuildOptions) -> tuple[str, ...]:
+    """The interface endpoints these steps create (each billed per AZ-hour): what target aws prices up front."""
+    services: tuple[str, ...] = ()
+    if "endpoints" in steps:
+        services += tuple(endpoints.services_for(options.skip_ec2messages))
+    if "session-logging" in steps and "cloudwatch" in (options.session_logging or session_logging.DESTINATIONS):
+        services += ("logs",)
+    return services
+
+
 def validate(lab: Lab, options: BuildOptions) -> list[str]:
     """Check every input before anything exists; returns the AZs the subnets will use."""
     addressing.subnet_cidrs(options.cidr, options.azs if options.azs > 0 else 1, list(options.subnet_cidrs) or None)

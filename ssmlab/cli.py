@@ -96,6 +96,23 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="machine-readable output (DESIGN.md's shape)")
     doctor.set_defaults(func=cmd_doctor)
 
+    cost = commands.add_parser(
+        "cost", help="what Session Manager's endpoints cost, against EC2 Instance Connect Endpoint and a NAT gateway")
+    cost.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
+    cost.add_argument("--azs", type=int, default=1, help="Availability Zones the endpoints (or NAT gateways) span (default 1)")
+    cost.add_argument("--hours", type=float, default=730.0, help="hours priced (default 730: a month)")
+    cost.add_argument("--gb", type=float, default=1.0, help="GB per participant through the endpoints or NAT (default 1)")
+    cost.add_argument("--participants", type=int, default=1,
+                      help="people (or VPCs), each with their own lab; also priced: one set of endpoints shared")
+    cost.add_argument("--nat-gateways", type=int, default=1, help="NAT gateways per VPC (default 1; one per AZ for resilience)")
+    cost.add_argument("--live", action="store_true", help="ask the Pricing API (of --target) instead of the shipped snapshot")
+    cost.add_argument("--unverified", action="store_true", help="let single-source figures from the snapshot in (said next to the result)")
+    cost.add_argument("--lab", help="also what this lab has cost so far, from its resources' creation times")
+    cost.add_argument("--target", help="emulator (default) or aws: where --live and --lab look")
+    cost.add_argument("--json", action="store_true", help="machine-readable output")
+    cost.add_argument("--plot", metavar="FILE", help="also write the three cost charts to this PNG")
+    cost.set_defaults(func=cmd_cost)
+
     cleanup = commands.add_parser("cleanup", help="delete a lab's resources (only those carrying its tag), then audit")
     cleanup.add_argument("--lab", help="the lab to remove: 1-24 lowercase letters, digits, hyphens")
     cleanup.add_argument("--all-labs", action="store_true", help="every lab in the region older than --older-than")
@@ -106,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--json", action="store_true", help="machine-readable output")
     cleanup.add_argument("--yes", action="store_true", help="delete without asking (required on target aws)")
     cleanup.set_defaults(func=cmd_cleanup)
+
     return parser
 
 
@@ -141,8 +159,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         skip_ec2messages=args.skip_ec2messages,
         session_logging=tuple(d.strip() for d in args.session_logging.split(",")) if args.session_logging else (),
     )
-    build.steps_to_run(args.until, options)
+    steps = build.steps_to_run(args.until, options)
     print(_target_banner(lab), flush=True)
+    if not lab.is_emulator:
+        from ssmlab.prices import PriceBook
+        from ssmlab.render import hourly_cost_line
+
+        endpoints = build.interface_endpoints(steps, options)
+        print(hourly_cost_line(PriceBook.offline(), lab.region, azs=options.azs, endpoints=len(endpoints)), flush=True)
     result = build.build(lab, options, until=args.until, report=lambda n, total, r: print(step_line(n, total, r), flush=True))
     created = len(result.created)
     print(f"\n{created} resource(s) created" + ("" if created else " (everything was already there)"))
@@ -249,6 +273,44 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(payload, indent=2, default=str))
     return 1 if left_anywhere else 0
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from ssmlab import cost, inventory
+    from ssmlab.lab import Lab, default_region, default_target
+    from ssmlab.prices import PriceBook
+    from ssmlab.render import cost_text
+
+    region = args.region or default_region()
+    scenario = cost.Scenario(region, azs=args.azs, hours=args.hours, gb=args.gb, participants=args.participants,
+                             nat_gateways=args.nat_gateways)
+    lab = Lab(args.lab or "cost", region, args.target or default_target()) if (args.live or args.lab) else None
+    if args.live and args.unverified:
+        raise BadInput("--unverified applies to the snapshot only: the Pricing API's figures are AWS's own")
+    if args.live:
+        book = PriceBook.live(lab, region=None if args.plot else region)
+    else:
+        book = PriceBook.offline(unverified=args.unverified)
+    result = cost.estimate(book, scenario)
+    so_far = cost.lab_cost(inventory.snapshot(lab), book, datetime.now(timezone.utc)) if args.lab else None
+    if args.plot:
+        from ssmlab import costplot
+
+        written = costplot.save(costplot.overview(book, result), args.plot)
+    if args.json:
+        document = result.to_json()
+        if so_far is not None:
+            document["lab"] = {"name": lab.name, **so_far.to_json()}
+        if args.plot:
+            document["plot"] = str(written)
+        print(json.dumps(document, indent=2))
+    else:
+        print(cost_text(result, so_far))
+        if args.plot:
+            print(f"\ncharts written to {written}")
+    return 0
 
 
 def _run_teardown(lab, deletions, quiet: bool):

@@ -100,3 +100,57 @@ def _duration(delta) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
+
+
+# -- cost ------------------------------------------------------------------------------
+
+def cost_text(result, lab_cost=None) -> str:
+    """The cost table (a line per option, how each figure is made), trade-offs, break-evens, price source."""
+    s = result.scenario
+    per = "per month" if s.period == "per month" else s.period
+    azs = f"{s.azs} AZ" + ("s" if s.azs > 1 else "")
+    head = (f"Reaching a private instance in {s.region} ({result.location}): {azs}, {s.billed_hours} h, "
+            f"{s.gb:g} GB per participant" + (f", {s.participants} participants" if s.participants > 1 else ""))
+    width = max(len(o.title) for o in result.options)
+    lines = [head, "", f"  {'option':<{width}}  {'USD ' + per:>16}" + ("  per participant" if s.participants > 1 else "")]
+    for option in result.options:
+        each = f"  {option.per_participant:>15,.2f}" if s.participants > 1 else ""
+        lines.append(f"  {option.title:<{width}}  {option.total:>16,.2f}{each}")
+        lines.extend(f"      {line.detail} = ${line.usd:,.2f}" for line in option.lines)
+    lines += ["", "Trade-offs"]
+    for option in result.options:
+        lines.append(f"  {option.title}: {option.tradeoff}")
+    lines += ["", "Break-even"] + [f"  {b.text}" for b in result.break_even]
+    dates = f"; figures dated {result.as_of[0]} to {result.as_of[1]}" if result.as_of else ""
+    lines += ["", f"Prices: {result.price_source}{dates}. On-Demand list prices in USD, before tax, free tier and "
+              "discounts; a month is 730 hours."]
+    if result.unverified:
+        lines.append(f"  single-source (unverified) figures used on request: {', '.join(result.unverified)}")
+    if lab_cost is not None:
+        lines += ["", lab_cost_text(lab_cost)]
+    return "\n".join(lines)
+
+
+def lab_cost_text(lab_cost) -> str:
+    if not lab_cost.lines:
+        return "This lab so far: nothing billed by the hour exists (no interface endpoint, no public IPv4 address)."
+    lines = [f"This lab so far: ${lab_cost.total:,.2f}, and ${lab_cost.hourly:,.3f} per hour while it stands"]
+    lines += [f"  {line.detail} = ${line.usd:,.2f}" for line in lab_cost.lines]
+    lines.append(f"  ({lab_cost.not_counted})")
+    return "\n".join(lines)
+
+
+def hourly_cost_line(book, region: str, *, azs: int, endpoints: int) -> str:
+    """What target aws says before it creates anything: the endpoints' hourly cost, or why it cannot say."""
+    from ssmlab.cost import hourly_lab_estimate
+    from ssmlab.prices import HOURS_PER_MONTH
+    from ssmlab.errors import BadInput
+
+    try:
+        hourly = hourly_lab_estimate(book, region, azs=azs, endpoints=endpoints)
+    except BadInput as error:
+        return f"cost: {error}"
+    if not endpoints:
+        return "cost: these steps create no interface endpoint (the instance, when launched, is billed by the hour)"
+    return (f"cost: {endpoints} interface endpoints x {azs} AZ = ${hourly:.3f} per hour (${hourly * HOURS_PER_MONTH:,.2f} "
+            f"a month) until `ssmlab cleanup`, plus the instance; `ssmlab cost --region {region}` compares the options")

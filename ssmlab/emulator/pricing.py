@@ -27,11 +27,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import resources
-from pathlib import Path
 from typing import Any, Iterable
 
 from ssmlab.emulator.protocol import AwsError
+from ssmlab.prices import load_snapshot  # noqa: F401  (the emulator serves the same snapshot the price book reads)
 
 SERVICE_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
 ACTIONS = ("GetProducts", "DescribeServices", "GetAttributeValues")
@@ -69,13 +68,6 @@ class Product:
 
     def to_json(self) -> str:
         return json.dumps(self.item, separators=(",", ":"))
-
-
-def load_snapshot(path: str | Path | None = None) -> dict[str, Any]:
-    """ssmlab/data/prices.json (or `path`), decoded."""
-    if path is not None:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    return json.loads(resources.files("ssmlab").joinpath("data", "prices.json").read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=1)
