@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ssmlab-installed
 LAB ?= demo
 
-.PHONY: help setup graphviz lab test bench jupyter emulator-stop
+.PHONY: help setup graphviz lab test bench diagrams jupyter emulator-stop
 
 help:
 	@echo "make lab      set up, then build the '$(LAB)' lab on the embedded emulator and print its status"
 	@echo "make test     set up, then run the tests"
 	@echo "make bench    set up, then the benchmarks (ratios against baselines measured in the same run)"
+	@echo "make diagrams set up, then re-render diagrams/*.png from labs built on a private emulator"
 	@echo "make jupyter  set up, then JupyterLab on notebooks/ with the emulator running"
 	@echo "make setup    .venv with ssmlab (editable, dev extra) and Graphviz's dot"
 
@@ -46,6 +47,10 @@ test: setup
 # The budgets of DESIGN.md, each printed as a ratio against a baseline measured in the same run.
 bench: setup
 	$(BIN)/python benchmarks/bench.py
+
+# The reference pictures (README, notebooks), drawn from labs built and removed on the emulator.
+diagrams: setup
+	$(BIN)/python diagrams/render.py
 
 jupyter: setup
 	@mkdir -p notebooks

@@ -8,12 +8,12 @@ that Jupyter displays inline). matplotlib is imported here only, when a picture 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ssmlab.cost import COMPONENTS, Estimate, Scenario, estimate
+from ssmlab.figures import new_figure
 from ssmlab.prices import PriceBook, PriceMissing
 
 COLOURS = {  # one colour per billed component, the same in every chart
@@ -28,20 +28,6 @@ OPTION_COLOURS = {"ssm": "#1f77b4", "ssm-2": "#17becf", "ssm-logging": "#2ca02c"
 SHORT_TITLES = {"ssm": "Session Manager, 3 endpoints", "ssm-2": "Session Manager, 2 endpoints",
                 "ssm-logging": "Session Manager + logging (5)", "ssm-shared": "Session Manager, shared endpoints",
                 "eice": "EC2 Instance Connect Endpoint", "nat": "NAT gateway"}
-
-
-def new_figure(**kwargs: Any):
-    """A Figure that displays inline in Jupyter (through pyplot's inline backend) and needs no
-    display elsewhere; it is never left open in pyplot's list, so a cell shows it once."""
-    if "ipykernel" in sys.modules:
-        import matplotlib.pyplot as plt
-
-        figure = plt.figure(**kwargs)
-        plt.close(figure)
-        return figure
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
 
 
 def _usd(value: float) -> str:
