@@ -1,16 +1,17 @@
-# ssmlab: `make lab` builds the lab on the embedded emulator, `make test` runs the tests.
+# ssmlab: `make lab` runs every notebook on the embedded emulator (`ssmlab run`), `make test` runs the tests.
 # Both run `make setup` first; every target is safe to run again.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ssmlab-installed
-LAB ?= demo
+LAB ?=
+RUN_ARGS ?=
 
 .PHONY: help setup graphviz lab test bench diagrams jupyter emulator-stop
 
 help:
-	@echo "make lab      set up, then build the '$(LAB)' lab on the embedded emulator and print its status"
+	@echo "make lab      set up, then run every notebook on the embedded emulator into build/ (ssmlab run; LAB=name, RUN_ARGS=--keep)"
 	@echo "make test     set up, then run the tests"
 	@echo "make bench    set up, then the benchmarks (ratios against baselines measured in the same run)"
 	@echo "make diagrams set up, then re-render diagrams/*.png from labs built on a private emulator"
@@ -37,9 +38,9 @@ graphviz:
 	    exit 1; \
 	  fi; }
 
+# The notebooks, in order, headless (papermill), into build/: executed notebooks, pictures, a table.
 lab: setup
-	$(BIN)/ssmlab build --lab $(LAB) --target emulator
-	@echo "The emulator keeps running, with the lab in it: '$(BIN)/ssmlab status --lab $(LAB)' shows it, '$(BIN)/ssmlab emulator stop' ends it."
+	$(BIN)/ssmlab run --target emulator $(if $(LAB),--lab $(LAB)) $(RUN_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest

@@ -124,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--yes", action="store_true", help="delete without asking (required on target aws)")
     cleanup.set_defaults(func=cmd_cleanup)
 
+    run = commands.add_parser("run", help="execute the notebooks in order with papermill into build/")
+    run.add_argument("--lab", help="lab name (default: one of the run's own, e.g. run-1129-144951-3f)")
+    run.add_argument("--only", action="append", metavar="NN", help="run only notebook NN (repeatable), e.g. --only 05")
+    run.add_argument("--keep", action="store_true", help="skip the cleanup notebook (10_cleanup): the lab stays")
+    run.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
+    run.add_argument("--target", help="emulator (default, started when needed) or aws (a real account, billed)")
+    run.add_argument("--output-dir", default="build", metavar="DIR", help="executed notebooks and pictures (default build/)")
+    run.add_argument("--cell-timeout", type=float, metavar="SECONDS", help="per cell (default 120 on the emulator, 1200 on aws)")
+    run.add_argument("--notebook-timeout", type=float, metavar="SECONDS",
+                     help="per notebook (default 600 on the emulator, 3600 on aws)")
+    run.set_defaults(func=cmd_run)
     return parser
 
 
@@ -333,6 +344,30 @@ def _run_teardown(lab, deletions, quiet: bool):
             bar.update(1)
 
         return teardown.execute(lab, deletions, progress=progress, explain=lambda line: say(f"  {line}"))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ssmlab import runner
+    from ssmlab.lab import Lab, default_region, default_target
+
+    notebooks = runner.select(runner.discover(runner.notebooks_dir()), args.only or (), keep=args.keep)
+    lab = Lab(args.lab or runner.unique_lab_name(), args.region or default_region(), args.target or default_target())
+    runner.timeouts(lab.target, args.cell_timeout, args.notebook_timeout)  # bad values stop here, before anything starts
+    print(_target_banner(lab), flush=True)  # on the emulator, this starts it when needed
+    def progress(number: int, total: int, name: str, result) -> None:
+        line = runner.progress_line(number, total, name, result)
+        if result is not None:
+            print(line, flush=True)
+        elif sys.stdout.isatty():  # the notebook running now, overwritten by its result line
+            print(line, end="\r", flush=True)
+
+    results = runner.run(lab, notebooks, args.output_dir, cell_timeout=args.cell_timeout,
+                         notebook_timeout=args.notebook_timeout, progress=progress)
+    print("\n" + runner.table(results))
+    print(f"\nexecuted notebooks and pictures in {args.output_dir.rstrip('/')}/")
+    for line in runner.failure_lines(results):
+        print(f"ssmlab: {line}", file=sys.stderr)
+    return 1 if runner.failure_lines(results) else 0
 
 
 def _target_banner(lab) -> str:

@@ -1,0 +1,299 @@
+"""What the notebooks show around the package's work: where they act, the cost banner, the
+preflight, the earlier steps ensured, the checkpoint, and values recorded for the tests.
+
+A notebook cell stays prose-sized: one or two calls into `ssmlab` and a look at the result.
+Everything a notebook decides lives here or in the modules it calls, never only in a cell.
+Outside Jupyter (plain Python, tests) the helpers print instead of displaying HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from ssmlab.errors import LabError
+from ssmlab.lab import Lab, default_region, default_target
+
+RECORD_MIME = "application/vnd.ssmlab.record+json"
+"""Values a notebook records for its tests (and `ssmlab run`), read back from the executed notebook."""
+
+
+# -- where the notebook acts ------------------------------------------------------------
+
+
+def start(lab_name: str, region: str | None = None, target: str | None = None) -> Lab:
+    """The notebook's Lab, after saying where it acts; on target aws, the cost banner first."""
+    lab = Lab(lab_name, region or default_region(), target or default_target())
+    _show_html(target_banner(lab), target_text(lab))
+    record("target", {"lab": lab.name, "region": lab.region, "target": lab.target})
+    return lab
+
+
+def target_text(lab: Lab) -> str:
+    if lab.is_emulator:
+        return (f"lab {lab.name} in {lab.region} on the embedded emulator ({lab.endpoint_url}): "
+                "offline, nothing is billed")
+    return (f"lab {lab.name} in {lab.region} on REAL AWS account {lab.account_id}: "
+            f"resources created here are billed. {hourly_cost_statement(lab)}")
+
+
+def target_banner(lab: Lab) -> str:
+    """An info box on the emulator; on target aws the cost banner (`alert-warning`)."""
+    if lab.is_emulator:
+        return (f'<div class="alert alert-info"><b>Target: the embedded emulator</b> at '
+                f"<code>{html.escape(str(lab.endpoint_url))}</code> — lab <code>{html.escape(lab.name)}</code> in "
+                f"<code>{html.escape(lab.region)}</code>. Offline: nothing is created in AWS, nothing is billed. "
+                'To use a real account, set <code>target = "aws"</code> in the parameters cell.</div>')
+    return (f'<div class="alert alert-warning"><b>Target: REAL AWS</b> — account <code>{html.escape(lab.account_id)}</code>, '
+            f"region <code>{html.escape(lab.region)}</code>, lab <code>{html.escape(lab.name)}</code>. "
+            f"Resources created here are billed while they exist. {html.escape(hourly_cost_statement(lab))} "
+            "Run <code>10_cleanup</code> (or <code>ssmlab cleanup --lab "
+            f"{html.escape(lab.name)} --target aws --region {html.escape(lab.region)}</code>) when you are done.</div>")
+
+
+def hourly_cost_statement(lab: Lab, *, azs: int = 1, endpoints: int = 3) -> str:
+    """The cost banner's estimate: the lab's interface endpoints per hour and per month, from the price
+    snapshot (what `ssmlab build --target aws` prints before it creates anything)."""
+    from ssmlab.prices import PriceBook
+    from ssmlab.render import hourly_cost_line
+
+    return "Estimate: " + hourly_cost_line(PriceBook.offline(), lab.region, azs=azs, endpoints=endpoints).removeprefix("cost: ")
+
+
+def preflight(lab: Lab) -> dict[str, Any]:
+    """Can the notebook reach its target? The emulator answering (and its clock), or whose AWS account.
+
+    Returns what it found (and records it); raises a one-line error when the target cannot be reached.
+    """
+    if lab.is_emulator:
+        from ssmlab.emulator import control
+
+        clock = control.clock(lab)
+        found = {"target": "emulator", "endpoint_url": lab.endpoint_url, "region": lab.region,
+                 "time_scale": clock.get("scale")}
+        print(f"emulator answering at {lab.endpoint_url}; simulated time runs x{clock.get('scale')} "
+              f"faster than the wall clock")
+    else:
+        from ssmlab.aws import explained
+
+        with explained("asking AWS who you are (sts:GetCallerIdentity)"):
+            identity = lab.client("sts").get_caller_identity()
+        found = {"target": "aws", "account": identity["Account"], "arn": identity["Arn"], "region": lab.region}
+        print(f"AWS credentials work: {identity['Arn']} in account {identity['Account']}, region {lab.region}")
+    record("preflight", found)
+    return found
+
+
+# -- the lab's steps ----------------------------------------------------------------------
+
+
+def ensure(lab: Lab, until: str, *, session_logging: Iterable[str] = (), quiet: bool = False) -> dict[str, Any]:
+    """Make sure the lab's steps up to `until` exist (idempotent: what is there is kept), one line per step.
+
+    This is how any notebook can run on its own: it first ensures the earlier steps.
+    Returns each step's result by step name (e.g. results["network"].vpc_id).
+    """
+    from ssmlab import build
+    from ssmlab.render import step_line
+
+    options = build.BuildOptions(session_logging=tuple(session_logging))
+    report = None if quiet else (lambda n, total, r: print(step_line(n, total, r), flush=True))
+    return build.build(lab, options, until=until, report=report).results
+
+
+def fast_forward(lab: Lab, seconds: float, why: str) -> None:
+    """On the emulator, move simulated time on by `seconds`; on AWS real time has to pass instead."""
+    if lab.is_emulator:
+        from ssmlab.emulator import control
+
+        control.advance_clock(lab, seconds)
+        print(f"emulator clock moved on {_minutes(seconds)}: {why}")
+    else:
+        print(f"on real AWS this takes about {_minutes(seconds)} of real time: {why}")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def checkpoint(lab: Lab, steps: Iterable[str], next_step: str) -> None:
+    """Verify that `steps` are complete (else raise, naming what is missing), show the status, say what comes next."""
+    from ssmlab import inventory, status
+    from ssmlab.render import status_table
+
+    current = status.lab_status(inventory.snapshot(lab))
+    by_step = {s.step: s for s in current}
+    wanted = list(steps)
+    print(status_table(current))
+    record("checkpoint", {s.step: s.status for s in current})
+    missing = [f"{s} is {by_step[s].status}" for s in wanted if by_step[s].status != status.COMPLETE]
+    if missing:
+        raise LabError(f"checkpoint failed for lab {lab.name}: {'; '.join(missing)}; run this notebook's cells again")
+    print(f"\ncheckpoint passed: {', '.join(wanted) or 'nothing to check'} complete.\nNext: {next_step}")
+
+
+def picture(pictures_dir: str, name: str) -> str:
+    """Where a diagram goes (without extension): `pictures_dir/name`, the folder made if needed."""
+    folder = Path(pictures_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / name)
+
+
+def doctor(lab: Lab, instance_id: str, record_as: str | None = None):
+    """The doctor's report for one instance (what `ssmlab doctor --instance-id` prints); returns the Diagnosis."""
+    from ssmlab.checkup import checkup
+    from ssmlab.render import diagnosis_text
+
+    diagnosis = checkup(lab, instance_id)[0]
+    print(diagnosis_text(diagnosis))
+    if record_as:
+        record(record_as, {"ok": diagnosis.ok, "managed": diagnosis.managed, "errors": diagnosis.codes("error"),
+                           "codes": diagnosis.codes()})
+    return diagnosis
+
+
+def agent_log(lab: Lab, instance_id: str | None = None) -> dict | None:
+    """The simulated agents' log (`GET /ssmlab/agents`) on the emulator; None on AWS, where the agent's
+    own log is on the instance (/var/log/amazon/ssm/amazon-ssm-agent.log)."""
+    if not lab.is_emulator:
+        print("on AWS the agent's log is on the instance: /var/log/amazon/ssm/amazon-ssm-agent.log")
+        return None
+    from ssmlab.emulator import control
+
+    return control.agents(lab, instance_id)
+
+
+def show_figure(figure: Any) -> None:
+    """Display a matplotlib figure once (and release it)."""
+    import matplotlib.pyplot as plt
+
+    try:
+        from IPython.display import display
+
+        display(figure)
+    finally:
+        plt.close(figure)
+
+
+def start_session_command(lab: Lab, instance_id: str) -> str:
+    """The AWS CLI command that opens an interactive session (it needs the Session Manager plugin)."""
+    endpoint = f" --endpoint-url {lab.endpoint_url}" if lab.is_emulator else ""
+    return f"aws ssm start-session --target {instance_id} --region {lab.region}{endpoint}"
+
+
+def session_record(lab: Lab, session_id: str) -> dict[str, Any]:
+    """The session's transcript read back from where the preferences send it: CloudWatch Logs and S3."""
+    from ssmlab import inventory
+    from ssmlab.aws import explained, get_or_none
+
+    inputs = inventory.session_preferences(lab) or {}
+    found: dict[str, Any] = {"log_group": inputs.get("cloudWatchLogGroupName") or None,
+                             "bucket": inputs.get("s3BucketName") or None, "cloudwatch": [], "s3": None}
+    if found["log_group"]:
+        with explained(f"reading the log stream {session_id}"):
+            events = get_or_none(lab.client("logs").get_log_events, missing=("ResourceNotFoundException",),
+                                 logGroupName=found["log_group"], logStreamName=session_id)
+        found["cloudwatch"] = [e["message"] for e in (events or {}).get("events", [])]
+    if found["bucket"]:
+        key = f"{inputs.get('s3KeyPrefix') or ''}{session_id}.log"
+        with explained(f"reading s3://{found['bucket']}/{key}"):
+            body = get_or_none(lab.client("s3").get_object, missing=("NoSuchKey",), Bucket=found["bucket"], Key=key)
+        found["s3"] = body["Body"].read().decode() if body else None
+    return found
+
+
+def cleanup(lab: Lab) -> list:
+    """Teardown with its plan shown first, a progress bar and one line per deletion; returns the outcomes."""
+    from tqdm.auto import tqdm
+
+    from ssmlab import inventory, teardown
+    from ssmlab.render import outcome_line, plan_text
+
+    deletions = teardown.plan(inventory.lab_resources(lab))
+    print(plan_text(deletions))
+    done: list = []
+    with tqdm(total=len(deletions), desc=f"cleaning up {lab.name}", unit="deletion") as bar:
+        def progress(outcome) -> None:
+            done.append(outcome)
+            bar.write(outcome_line(len(done), len(deletions), outcome))
+            bar.update(1)
+
+        return teardown.execute(lab, deletions, progress=progress, explain=lambda line: bar.write(f"  {line}"))
+
+
+def restore_session_preferences(lab: Lab) -> list:
+    """Put the region's Session Manager preferences back as they were before the lab (as cleanup does).
+
+    The preferences document is region-wide: left pointing at this lab's log group and bucket, every
+    other instance in the account and region would log there — or fail to start sessions when it
+    cannot reach them. The lab's log group, bucket and endpoints stay.
+    """
+    from ssmlab import inventory, teardown
+    from ssmlab.render import outcome_line
+
+    steps = [d for d in teardown.plan(inventory.lab_resources(lab)) if d.kind in ("preferences", "parameter")]
+    outcomes = teardown.execute(lab, steps, explain=print)
+    for number, outcome in enumerate(outcomes, start=1):
+        print(outcome_line(number, len(outcomes), outcome), "-", outcome.deletion.why)
+    if not outcomes:
+        print("nothing to restore: the preferences are not this lab's")
+    return outcomes
+
+
+def audit(lab: Lab, next_step: str) -> None:
+    """The cleanup's checkpoint: nothing may carry the lab's tag any more (else raise, naming what is left)."""
+    from ssmlab import teardown
+    from ssmlab.render import audit_text
+
+    left = teardown.audit(lab)
+    print(audit_text(left))
+    record("audit", [{"kind": x.kind, "id": x.resource_id} for x in left])
+    if left:
+        raise LabError(f"{len(left)} resource(s) of lab {lab.name} are left; run the cleanup cell again")
+    print(f"\ncheckpoint passed: lab {lab.name} is gone.\nNext: {next_step}")
+
+
+# -- recording values for the tests -----------------------------------------------------
+
+
+def record(name: str, value: Any) -> None:
+    """Record a JSON value under `name` in the notebook's outputs, for tests and `ssmlab run` to read."""
+    payload = {"name": name, "value": json.loads(json.dumps(value, default=str))}
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython ships with the kit
+        return
+    if get_ipython() is None:
+        return
+    display({RECORD_MIME: payload, "text/plain": f"recorded {name}"}, raw=True)
+
+
+def recorded(notebook: Any) -> dict[str, Any]:
+    """Every value an executed notebook recorded, by name (the last one wins). `notebook`: a path or an nbformat node."""
+    if not hasattr(notebook, "cells"):
+        import nbformat
+
+        notebook = nbformat.read(str(notebook), as_version=4)
+    values: dict[str, Any] = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            payload = output.get("data", {}).get(RECORD_MIME)
+            if payload:
+                values[payload["name"]] = payload["value"]
+    return values
+
+
+def _show_html(markup: str, text: str) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover
+        print(text)
+        return
+    if get_ipython() is None:
+        print(text)
+        return
+    display({"text/html": markup, "text/plain": text}, raw=True)

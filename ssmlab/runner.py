@@ -1,0 +1,300 @@
+"""`ssmlab run`: execute the notebooks in order with papermill, headless, into an output folder.
+
+- The notebooks are `notebooks/NN_*.ipynb` next to the package (an editable install from
+  the repository); a notebook added later (say `09_cost`) is picked up by its name.
+- One `python3` kernel per run, started in `notebooks/`; between notebooks its namespace is
+  reset (`%reset -f`), so each notebook starts from nothing but imported modules stay warm —
+  kernel start-up is paid once, not once per notebook. `--only NN` runs one notebook in a
+  fresh kernel, which is how the tests prove each notebook stands alone.
+- Each notebook gets the run's `lab_name`, `region`, `target` and `pictures_dir` (those its
+  `parameters` cell declares), a timeout per cell and one per notebook (enforced as the
+  cell's timeout, never longer than what is left of the notebook's), and its executed copy
+  is written to the output folder, the diagrams to `<output>/pictures/`.
+- After a failure the remaining notebooks are skipped, except the cleanup notebook (unless
+  `keep`), so a failed run on a real account leaves nothing billed behind.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from ssmlab.errors import BadInput
+from ssmlab.lab import Lab
+
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+CLEANUP_PREFIX = "10"
+KERNEL_NAME = "python3"
+PARAMETERS = ("lab_name", "region", "target", "pictures_dir")
+# (per cell, per notebook) in seconds: the emulator answers in milliseconds; AWS takes minutes
+# (endpoints becoming available, a node registering, instances terminating).
+DEFAULT_TIMEOUTS = {"emulator": (120.0, 600.0), "aws": (1200.0, 3600.0)}
+OK, FAILED, SKIPPED = "ok", "FAILED", "skipped"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Where a notebook stopped: the cell's 1-based position in the source notebook, its first line, the error."""
+
+    cell: int | None
+    first_line: str
+    error: str
+
+    def describe(self) -> str:
+        where = f"cell {self.cell}" if self.cell else "a cell"
+        return f"{where} ({self.first_line!r}): {self.error}" if self.first_line else f"{where}: {self.error}"
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    name: str  # "05_instance"
+    status: str  # ok | FAILED | skipped
+    seconds: float = 0.0
+    output: Path | None = None
+    failure: Failure | None = None
+    recorded: dict[str, Any] = field(default_factory=dict)
+
+
+# -- finding and choosing notebooks ---------------------------------------------------------
+
+
+def notebooks_dir() -> Path:
+    """`notebooks/` beside the package, as in the repository (ssmlab installed editable)."""
+    import ssmlab
+
+    folder = Path(ssmlab.__file__).resolve().parent.parent / "notebooks"
+    if not folder.is_dir() or not discover(folder):
+        raise BadInput(f"no notebooks found in {folder}: `ssmlab run` needs the repository checkout "
+                       "with ssmlab installed from it (pip install -e .)")
+    return folder
+
+
+def discover(folder: Path) -> list[Path]:
+    """The lab's notebooks, in order: NN_name.ipynb."""
+    return sorted(folder.glob(NOTEBOOK_GLOB))
+
+
+def select(notebooks: Sequence[Path], only: Iterable[str] = (), keep: bool = False) -> list[Path]:
+    """The notebooks to run: all (or those numbered in `only`), without the cleanup notebook when `keep`."""
+    numbers = {p.name[:2]: p for p in notebooks}
+    wanted = []
+    for item in only:
+        text = str(item).strip()
+        number = text.zfill(2) if text.isdigit() and len(text) <= 2 else text
+        if number not in numbers:
+            raise BadInput(f"invalid notebook {item!r}: expected the two-digit number of a notebook, "
+                           f"one of {', '.join(sorted(numbers))}")
+        wanted.append(number)
+    chosen = [p for p in notebooks if not wanted or p.name[:2] in wanted]
+    chosen = [p for p in chosen if not (keep and p.name.startswith(CLEANUP_PREFIX + "_"))]
+    if not chosen:
+        raise BadInput(f"invalid choice --only {' '.join(wanted)} with --keep: no notebook left to run")
+    return chosen
+
+
+def unique_lab_name(now: datetime | None = None) -> str:
+    """A lab name of the run's own, e.g. run-1129-144951-3f (valid: 24 characters at most)."""
+    now = now or datetime.now()
+    return f"run-{now:%m%d-%H%M%S}-{secrets.token_hex(1)}"
+
+
+def timeouts(target: str, cell: float | None = None, notebook: float | None = None) -> tuple[float, float]:
+    default_cell, default_notebook = DEFAULT_TIMEOUTS[target]
+    for value, what in ((cell, "cell"), (notebook, "notebook")):
+        if value is not None and not value > 0:
+            raise BadInput(f"invalid {what} timeout {value!r}: expected a positive number of seconds")
+    return cell or default_cell, notebook or default_notebook
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+Progress = Callable[[int, int, str, "NotebookRun | None"], None]
+
+
+def run(
+    lab: Lab,
+    notebooks: Sequence[Path],
+    output_dir: Path | str = "build",
+    *,
+    cell_timeout: float | None = None,
+    notebook_timeout: float | None = None,
+    progress: Progress | None = None,
+) -> list[NotebookRun]:
+    """Execute `notebooks` in order against `lab`; one NotebookRun each, in order.
+
+    `progress(n, total, name, None)` is called as a notebook starts, `progress(n, total, name, result)` as it ends.
+    """
+    if not notebooks:
+        raise BadInput("no notebook to run: expected at least one notebook (check --only and --keep)")
+    per_cell, per_notebook = timeouts(lab.target, cell_timeout, notebook_timeout)
+    output = Path(output_dir).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    pictures = output / "pictures"
+    pictures.mkdir(exist_ok=True)
+    values = {"lab_name": lab.name, "region": lab.region, "target": lab.target, "pictures_dir": str(pictures)}
+    folder = Path(notebooks[0]).resolve().parent
+    results: list[NotebookRun] = []
+    failed = False
+    with _Kernel(folder, output / "kernel.log") as kernel:
+        for number, notebook in enumerate(notebooks, start=1):
+            name = Path(notebook).stem
+            if failed and not name.startswith(CLEANUP_PREFIX + "_"):
+                results.append(NotebookRun(name, SKIPPED))
+                if progress:
+                    progress(number, len(notebooks), name, results[-1])
+                continue
+            if progress:
+                progress(number, len(notebooks), name, None)
+            result = _execute(kernel, Path(notebook), output / Path(notebook).name, values, per_cell, per_notebook)
+            failed = failed or result.status == FAILED
+            results.append(result)
+            if progress:
+                progress(number, len(notebooks), name, result)
+    return results
+
+
+def _execute(kernel: "_Kernel", source: Path, destination: Path, values: dict, per_cell: float,
+             per_notebook: float) -> NotebookRun:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from ssmlab.notebook import recorded
+
+    declared = set(papermill.inspect_notebook(str(source)))
+    parameters = {k: v for k, v in values.items() if k in declared}
+    deadline = time.monotonic() + per_notebook
+    kernel.reset()
+    started = time.monotonic()
+    failure = None
+    try:
+        papermill.execute_notebook(
+            str(source), str(destination), parameters=parameters, kernel_name=KERNEL_NAME,
+            cwd=str(source.parent), progress_bar=False, km=kernel.manager,
+            execution_timeout=per_cell,
+            timeout_func=lambda cell: max(1, int(min(per_cell, deadline - time.monotonic()))),
+            interrupt_on_timeout=True,
+            error_on_timeout={"ename": "CellTimeoutError", "evalue": (
+                f"the cell ran out of time: {per_cell:.0f} s per cell, {per_notebook:.0f} s per notebook"),
+                "traceback": []},
+        )
+    except PapermillExecutionError as error:
+        failure = Failure(_source_position(source, error.cell_index), _first_line(error.source),
+                          _last_line(error.ename, error.evalue))
+    except Exception as error:  # a dead kernel, a notebook that cannot be read: still one line
+        failure = Failure(None, "", _last_line(type(error).__name__, str(error)))
+    seconds = time.monotonic() - started
+    values_recorded = recorded(destination) if destination.exists() else {}
+    return NotebookRun(source.stem, FAILED if failure else OK, seconds, destination, failure, values_recorded)
+
+
+def _source_position(source: Path, executed_index: int) -> int | None:
+    """1-based position in the source notebook of the executed notebook's cell (papermill inserts one cell)."""
+    import nbformat
+
+    cells = nbformat.read(str(source), as_version=4).cells
+    parameters = next((i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if parameters is None or executed_index <= parameters:
+        return executed_index + 1
+    if executed_index == parameters + 1:
+        return None  # the injected parameters themselves
+    return executed_index  # (executed_index - 1) + 1
+
+
+def _last_line(name: str, message: str) -> str:
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    return f"{name}: {lines[-1]}" if lines else name
+
+
+def _first_line(source: str) -> str:
+    lines = [line.strip() for line in (source or "").splitlines() if line.strip() and not line.strip().startswith("#")]
+    line = lines[0] if lines else ""
+    return line if len(line) <= 80 else line[:77] + "..."
+
+
+class _Kernel:
+    """One python3 kernel for the run, started in the notebooks' folder; its stderr goes to a log file.
+
+    A client of our own stays connected for the resets between notebooks (papermill brings its own).
+    """
+
+    RESET = "import os as _os\n_os.chdir({cwd!r})\nget_ipython().run_line_magic('reset', '-f')"
+
+    def __init__(self, cwd: Path, log: Path):
+        self.cwd, self.log_path = cwd, log
+        self.manager: Any = None
+        self._client: Any = None
+        self._log: Any = None
+        self._fresh = True
+
+    def __enter__(self) -> "_Kernel":
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self._log = open(self.log_path, "w")
+        self.manager = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        run_sync(self.manager.start_kernel)(cwd=str(self.cwd), stderr=self._log)
+        self._connect()
+        return self
+
+    def _connect(self) -> None:
+        if self._client is not None:
+            self._client.stop_channels()
+        self._client = self.manager.blocking_client()
+        self._client.start_channels()
+        self._client.wait_for_ready(timeout=60)
+        self._fresh = True
+
+    def reset(self) -> None:
+        """Before every notebook but the first: a clean namespace in the notebooks' folder (restart if it died)."""
+        from jupyter_core.utils import run_sync
+
+        if not run_sync(self.manager.is_alive)():
+            run_sync(self.manager.restart_kernel)(now=True)
+            self._connect()
+        if self._fresh:
+            self._fresh = False
+            return
+        self._client.execute_interactive(self.RESET.format(cwd=str(self.cwd)), timeout=60,
+                                         output_hook=lambda message: None)
+
+    def __exit__(self, *exc: Any) -> None:
+        from jupyter_core.utils import run_sync
+
+        try:
+            self._client.stop_channels()
+            run_sync(self.manager.shutdown_kernel)(now=False)
+        finally:
+            self._log.close()
+
+
+# -- what the command prints -------------------------------------------------------------------
+
+
+def progress_line(number: int, total: int, name: str, result: NotebookRun | None) -> str:
+    width = len(str(total))
+    if result is None:
+        return f"[{number:>{width}}/{total}] {name} ..."
+    tail = f"  {result.failure.describe()}" if result.failure else ""
+    seconds = "" if result.status == SKIPPED else f"{result.seconds:6.1f}s"
+    return f"[{number:>{width}}/{total}] {name:<24} {result.status:<7} {seconds}{tail}".rstrip()
+
+
+def table(results: Sequence[NotebookRun]) -> str:
+    """notebook / status / time, and the total."""
+    width = max([len("notebook")] + [len(r.name) for r in results])
+    lines = [f"  {'notebook':<{width}}  {'status':<7}  {'time':>7}", f"  {'-' * width}  {'-' * 7}  {'-' * 7}"]
+    lines += [f"  {r.name:<{width}}  {r.status:<7}  {'' if r.status == SKIPPED else f'{r.seconds:6.1f}s':>7}" for r in results]
+    lines.append(f"  {'total':<{width}}  {'':<7}  {sum(r.seconds for r in results):6.1f}s")
+    return "\n".join(lines)
+
+
+def failure_lines(results: Sequence[NotebookRun]) -> list[str]:
+    """One line per failed notebook: which notebook, which cell, what error, where the executed copy is."""
+    return [f"{r.name} failed at {r.failure.describe()} (executed notebook: {r.output})"
+            for r in results if r.status == FAILED and r.failure]
+

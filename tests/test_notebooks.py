@@ -1,0 +1,97 @@
+"""Every notebook executed with papermill (through `ssmlab.runner`) against the emulator: the whole
+sequence once, then each notebook alone from a fresh lab, asserting on the values they record.
+
+The notebook runs get an emulator of their own: the Session Manager preferences are region-wide,
+and other tests' session-logging labs leave theirs behind (07 puts the region's back at its end).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ssmlab import emulator, runner
+from ssmlab.lab import Lab
+
+pytestmark = pytest.mark.emulator
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob(runner.NOTEBOOK_GLOB))
+REGION = "ap-northeast-1"
+EXPECTED_08 = {  # scenario -> error codes the doctor must find while it is broken
+    "broken_endpoint_sg": {"ENDPOINT_SG_BLOCKS_HTTPS"},
+    "broken_private_dns": {"ENDPOINT_PRIVATE_DNS_DISABLED"},
+    "broken_ssmmessages": {"ENDPOINT_MISSING"},
+    "broken_no_profile": {"NO_INSTANCE_PROFILE"},
+}
+
+
+@pytest.fixture(scope="module")
+def notebook_emulator(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:  # this process and the kernels it starts
+        for key in [k for k in os.environ if k.startswith(("AWS_", "SSMLAB_"))]:
+            patch.delenv(key)
+        patch.setenv("SSMLAB_STATE_DIR", str(tmp_path_factory.mktemp("notebook-emulator")))
+        status = emulator.start()
+        patch.setenv("SSMLAB_EMULATOR_URL", str(status.endpoint_url))
+        try:
+            yield status.endpoint_url
+        finally:
+            emulator.stop()
+
+
+def check(name: str, values: dict) -> None:
+    """What each notebook must have recorded."""
+    number = name[:2]
+    if number == "00":
+        assert values["preflight"]["target"] == "emulator"
+    if number == "01":
+        assert values["vpc_dns"] == {"support": True, "hostnames": True} and values["routes"] == [["10.0.0.0/16", "local"]]
+    if number == "02":
+        assert values["ingress_check"] == {"as_built": True, "as_sample": False}
+    if number == "03":
+        assert values["endpoints"] == ["ec2messages", "ssm", "ssmmessages"]
+    if number == "04":
+        assert all(values["role_allows"].values())
+    if number == "05":
+        assert values["managed"]["ping_status"] == "Online"
+    if number == "06":
+        assert values["doctor"]["ok"] and values["doctor"]["managed"] and values["doctor"]["errors"] == []
+        assert values["run_command"]["status"] == "Success" and values["session"]["started"] == "Connected"
+    if number == "07":
+        assert values["session_record"] == {"cloudwatch_events": 2, "s3": True}
+    if number == "08":
+        for scenario, codes in EXPECTED_08.items():
+            assert codes <= set(values[scenario]["errors"]), (scenario, values[scenario])
+        assert "REBOOT_RECOMMENDED" in values["broken_late_profile"]["codes"]
+        for fixed in ("fixed_endpoint_sg", "fixed_private_dns", "fixed_ssmmessages", "fixed_late_profile"):
+            assert values[fixed]["ok"] and values[fixed]["managed"], (fixed, values[fixed])
+    if number == "09":
+        assert values["cost"]["options"] and all(o["lines"] for o in values["cost"]["options"]), values["cost"]
+    if number == "10":
+        assert values["audit"] == []
+    if "checkpoint" in values and number not in ("00", "09"):  # the checkpoint verified at least the network
+        assert values["checkpoint"]["network"] == "complete", values["checkpoint"]
+
+
+def run(lab_name: str, notebooks: list[Path], output: Path) -> list[runner.NotebookRun]:
+    results = runner.run(Lab(lab_name, REGION, "emulator"), notebooks, output)
+    failed = runner.failure_lines(results)
+    assert not failed, failed
+    return results
+
+
+def test_the_whole_sequence_once(notebook_emulator, tmp_path):
+    results = run("nb-sequence", NOTEBOOKS, tmp_path)
+    assert [r.name for r in results] == [p.stem for p in NOTEBOOKS]
+    for result in results:
+        check(result.name, result.recorded)
+    assert len(list((tmp_path / "pictures").glob("*.png"))) >= 8
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] != "00"], ids=lambda p: p.stem)
+def test_each_notebook_alone_from_a_fresh_lab(notebook_emulator, tmp_path, path):
+    """00 ran alone from a fresh lab as the sequence's first notebook; the others prove it here."""
+    (result,) = run(f"nb-alone-{path.name[:2]}", [path], tmp_path)
+    check(result.name, result.recorded)

@@ -1,0 +1,75 @@
+"""The notebooks as committed: valid, without outputs, kernel python3, one commented `parameters`
+cell, the opening sections, and a checkpoint at the end. No kernel, no emulator: fast."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+REQUIRED_PARAMETERS = ("lab_name", "region", "target")
+OPENING = ("Learning objectives", "Time to complete", "Prerequisites", "Target")
+
+
+def test_the_lab_notebooks_are_there_in_order():
+    numbers = [p.name[:2] for p in PATHS]
+    assert {"00", "01", "02", "03", "04", "05", "06", "07", "08", "10"} <= set(numbers)
+    assert numbers == sorted(set(numbers)), "one notebook per number"
+
+
+@pytest.fixture(params=PATHS, ids=[p.stem for p in PATHS])
+def notebook(request):
+    return request.param, nbformat.read(str(request.param), as_version=4)
+
+
+def test_valid_and_committed_without_outputs(notebook):
+    _, nb = notebook
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+def test_exactly_one_parameters_cell_with_a_comment_per_parameter(notebook):
+    path, nb = notebook
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    for line in tagged[0].source.splitlines():  # plain assignments only: derived values go in a later cell
+        assert re.fullmatch(r"\w+(: *\w+)? *= *[^#]+ +# .+", line), line
+    inferred = papermill.inspect_notebook(str(path))
+    assert set(REQUIRED_PARAMETERS) <= set(inferred)
+    assert all(p["help"].strip() for p in inferred.values()), inferred
+
+
+def test_opens_with_objectives_time_prerequisites_and_the_target(notebook):
+    _, nb = notebook
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    for section in OPENING:
+        assert section in first.source, section
+    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    assert "notebook.start(lab_name, region, target)" in nb.cells[index + 1].source  # target shown, cost banner on aws
+
+
+def test_ends_with_a_checkpoint_that_says_what_comes_next(notebook):
+    _, nb = notebook
+    last = [c for c in nb.cells if c.cell_type == "code"][-1].source
+    assert re.search(r"notebook\.(checkpoint|audit)\(", last) and "next_step=" in last
+
+
+def test_on_target_aws_the_banner_is_the_cost_warning_with_account_and_region():
+    from ssmlab import notebook
+    from ssmlab.lab import Lab
+
+    lab = Lab("banner", "eu-west-1", "aws")
+    lab.__dict__["account_id"] = "123456789012"  # what sts:GetCallerIdentity would answer (cached_property)
+    banner = notebook.target_banner(lab)
+    assert banner.startswith('<div class="alert alert-warning">')
+    assert "123456789012" in banner and "eu-west-1" in banner and html.escape(notebook.hourly_cost_statement(lab)) in banner
