@@ -211,3 +211,25 @@ def test_error_codes_are_read_as_botocore_reads_them():
     assert calllog.error_code([], b'{"__type": "com.amazonaws.ssm#ParameterNotFound", "message": "x"}') == "ParameterNotFound"
     assert calllog.error_code([], b"<Response><Errors><Error><Code>InvalidVpcID.NotFound</Code>") == "InvalidVpcID.NotFound"
     assert calllog.error_code([], b"") is None
+
+
+def test_the_emulators_own_warm_up_is_not_in_the_call_log(emulator):
+    from ssmlab.emulator import control
+    from ssmlab.lab import Lab
+
+    logged = control.calls(Lab("emulator-warm-up", "ap-northeast-1", "emulator"))
+    assert logged["calls"] == []
+
+
+@pytest.mark.parametrize("action, read", [
+    ("DescribeVpcs", True), ("GetRole", True), ("ListAttachedRolePolicies", True),
+    ("SimulatePrincipalPolicy", True), ("CreateVpc", False), ("AuthorizeSecurityGroupIngress", False),
+    ("StartSession", False), (None, False),
+])
+def test_requests_that_may_change_state_are_told_from_reads(action, read):
+    from ssmlab.emulator.app import is_read
+    from ssmlab.emulator.protocol import AwsRequest
+
+    request = AwsRequest("ec2", action, "us-east-1", "123456789012", "ec2", {}, b"", {})
+    assert is_read(request) is read
+    assert is_read(None) is False

@@ -53,6 +53,14 @@ def _send(start_response: Callable[..., Any], response: Response) -> list[bytes]
     return [body]
 
 
+READ_ACTIONS = ("Describe", "Get", "List", "Simulate", "Lookup", "Search", "Head")
+
+
+def is_read(request: AwsRequest | None) -> bool:
+    """A request that only reads (by its action's name); anything unparsed counts as a change."""
+    return bool(request is not None and request.action and request.action.startswith(READ_ACTIONS))
+
+
 def _is_html(headers: list[tuple[str, str]]) -> bool:
     return any(name.lower() == "content-type" and "html" in value.lower() for name, value in headers)
 
@@ -78,14 +86,24 @@ class SsmlabApp:
             **self.call_log.routes(),
         }
         self.router: ActionRouter = ActionRouter()
+        # Counts the requests that may change state, so that state read back between two
+        # changes can be reused (the simulated agents' snapshots, ssm_extension).
+        self.generation = 0
         for extension in extensions:
             extension(self)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIX):
-            self.parse(environ)
-            return self.call_log.record(environ, start_response, self.aws_app)
+            request = self.parse(environ)
+            if is_read(request):
+                return self.call_log.record(environ, start_response, self.aws_app)
+            # A change may be under way: state read before it ends is stale (bumped on both sides).
+            self.generation += 1
+            try:
+                return self.call_log.record(environ, start_response, self.aws_app)
+            finally:
+                self.generation += 1
         handler = self.routes.get((environ.get("REQUEST_METHOD", "GET"), path))
         if handler is None:
             return _json_response(start_response, "404 Not Found",

@@ -37,10 +37,19 @@ def install(app: Any, clock: SimClock) -> Fleet:
         made.meta.events.register("before-sign", _mark_internal, unique_id="ssmlab-internal")
         return made
 
+    snapshots: dict[tuple[str, str], tuple[int, Any]] = {}
+
     def snapshot(region: str, instance_id: str) -> Any:
+        """The instance's VPC read back over HTTP, reused until a request may have changed something."""
+        generation = app.generation
+        kept = snapshots.get((region, instance_id))
+        if kept is not None and kept[0] == generation:
+            return kept[1]
         for service in ("ec2", "iam"):
             client(service, region)  # marked before inventory uses them
-        return inventory.snapshot(lab_for(region), instance_id=instance_id)
+        state = inventory.snapshot(lab_for(region), instance_id=instance_id)
+        snapshots[(region, instance_id)] = (generation, state)
+        return state
 
     fleet = Fleet(clock, snapshot, registration.assess, moto_state.instances)
     api = SessionManagerApi(fleet, client)
