@@ -25,10 +25,14 @@ class _Parser(argparse.ArgumentParser):
 
 def _lab_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lab", required=True, help="lab name: 1-24 lowercase letters, digits, hyphens")
-    parser.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
+    _region_argument(parser)
     parser.add_argument(
         "--target", help="emulator (default, offline) or aws (a real account; asked for explicitly)"
     )
+
+
+def _region_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
 
 
 def _lab(args: argparse.Namespace):
@@ -91,14 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     which = doctor.add_mutually_exclusive_group(required=True)
     which.add_argument("--instance-id", help="any EC2 instance in the region (not only labs)")
     which.add_argument("--lab", help="the lab's instance(s)")
-    doctor.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
+    _region_argument(doctor)
     doctor.add_argument("--target", help="emulator (default) or aws")
     doctor.add_argument("--json", action="store_true", help="machine-readable output (DESIGN.md's shape)")
     doctor.set_defaults(func=cmd_doctor)
 
     cost = commands.add_parser(
         "cost", help="what Session Manager's endpoints cost, against EC2 Instance Connect Endpoint and a NAT gateway")
-    cost.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
+    _region_argument(cost)
     cost.add_argument("--azs", type=int, default=1, help="Availability Zones the endpoints (or NAT gateways) span (default 1)")
     cost.add_argument("--hours", type=float, default=730.0, help="hours priced (default 730: a month)")
     cost.add_argument("--gb", type=float, default=1.0, help="GB per participant through the endpoints or NAT (default 1)")
@@ -117,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--lab", help="the lab to remove: 1-24 lowercase letters, digits, hyphens")
     cleanup.add_argument("--all-labs", action="store_true", help="every lab in the region older than --older-than")
     cleanup.add_argument("--older-than", metavar="DURATION", help="with --all-labs: an age such as 30m, 3h or 2d")
-    cleanup.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
+    _region_argument(cleanup)
     cleanup.add_argument("--target", help="emulator (default) or aws")
     cleanup.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     cleanup.add_argument("--json", action="store_true", help="machine-readable output")
@@ -128,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lab", help="lab name (default: one of the run's own, e.g. run-1129-144951-3f)")
     run.add_argument("--only", action="append", metavar="NN", help="run only notebook NN (repeatable), e.g. --only 05")
     run.add_argument("--keep", action="store_true", help="skip the cleanup notebook (10_cleanup): the lab stays")
-    run.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then ap-northeast-1)")
+    _region_argument(run)
     run.add_argument("--target", help="emulator (default, started when needed) or aws (a real account, billed)")
     run.add_argument("--output-dir", default="build", metavar="DIR", help="executed notebooks and pictures (default build/)")
     run.add_argument("--cell-timeout", type=float, metavar="SECONDS", help="per cell (default 120 on the emulator, 1200 on aws)")

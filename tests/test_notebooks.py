@@ -69,6 +69,10 @@ def check(name: str, values: dict) -> None:
             assert values[fixed]["ok"] and values[fixed]["managed"], (fixed, values[fixed])
     if number == "09":
         assert values["cost"]["options"] and all(o["lines"] for o in values["cost"]["options"]), values["cost"]
+        assert values["cost"]["prices"]["source"].startswith("ssmlab's price snapshot")
+        priced = sorted(line["detail"].split(" ")[0] for line in values["lab_cost"]["lines"])
+        assert {"ec2messages", "ssm", "ssmmessages"} <= set(priced) <= {"ec2messages", "ssm", "ssmmessages", "logs"}
+        assert values["lab_cost"]["usd"] > 0, values["lab_cost"]  # after 07, the logs endpoint counts too
     if number == "10":
         assert values["audit"] == []
     if "checkpoint" in values and number not in ("00", "09"):  # the checkpoint verified at least the network
