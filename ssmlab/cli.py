@@ -369,9 +369,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                          notebook_timeout=args.notebook_timeout, progress=progress)
     print("\n" + runner.table(results))
     print(f"\nexecuted notebooks and pictures in {args.output_dir.rstrip('/')}/")
-    for line in runner.failure_lines(results):
+    failures = runner.failure_lines(results)
+    for line in failures:
         print(f"ssmlab: {line}", file=sys.stderr)
-    return 1 if runner.failure_lines(results) else 0
+    return 1 if failures else 0
 
 
 def _target_banner(lab) -> str:

@@ -181,12 +181,12 @@ def endpoints_option(key: str, title: str, services: tuple[str, ...], prices: Re
                      sets: int) -> Option:
     """`sets` sets of interface endpoints (one per VPC) for the scenario's participants."""
     hour, data = prices["endpoint_hour"], prices["endpoint_gb"]
-    count = len(services)
-    az_hours = count * scenario.azs * scenario.billed_hours * sets
+    size = len(services)
+    az_hours = size * scenario.azs * scenario.billed_hours * sets
     vpcs = f" x {sets} VPCs" if sets > 1 else ""
     gb = scenario.gb * scenario.participants
     lines = (
-        Line("endpoint hours", f"{_count(count, 'endpoint')} x {_count(scenario.azs, 'AZ')} x {scenario.billed_hours} h{vpcs} at "
+        Line("endpoint hours", f"{count(size, 'endpoint')} x {count(scenario.azs, 'AZ')} x {scenario.billed_hours} h{vpcs} at "
              f"${hour.rate:g}/AZ-h", az_hours, "AZ-h", az_hours * hour.rate),
         Line("endpoint data", f"{gb:g} GB at ${data.rate:g}/GB" + (" (tiered)" if len(data.tiers) > 1 and gb > data.tiers[0].end
                                                                   else ""), gb, "GB", data.charge(gb)),
@@ -228,7 +228,7 @@ def nat_break_even(prices: RegionPrices, scenario: Scenario) -> BreakEven:
     period = scenario.period
     if difference(0.0) >= 0:
         return BreakEven("nat_gb", 0.0, "GB", f"a NAT gateway costs more than the three endpoints at any data volume "
-                         f"({_count(scenario.azs, 'AZ')}, {_count(scenario.nat_gateways, 'NAT gateway')} per VPC)")
+                         f"({count(scenario.azs, 'AZ')}, {count(scenario.nat_gateways, 'NAT gateway')} per VPC)")
     if prices["nat_gb"].rate <= prices["endpoint_gb"].rate:
         return BreakEven("nat_gb", None, "GB", "a NAT gateway stays cheaper at any data volume")
     low, high = 0.0, 1.0
@@ -244,11 +244,11 @@ def nat_break_even(prices: RegionPrices, scenario: Scenario) -> BreakEven:
 def endpoint_count_break_even(prices: RegionPrices, scenario: Scenario) -> BreakEven:
     """How many interface endpoints cost more than one NAT gateway path at the scenario's data volume."""
     nat = nat_option(prices, scenario).total
-    for count in range(1, 101):
-        services = tuple(f"endpoint-{i}" for i in range(count))
+    for size in range(1, 101):
+        services = tuple(f"endpoint-{i}" for i in range(size))
         if endpoints_option("ssm", "", services, prices, scenario, scenario.participants).total > nat:
-            return BreakEven("endpoint_count", float(count), "endpoints",
-                             f"from {count} interface endpoints in {_count(scenario.azs, 'AZ')}, the endpoints cost "
+            return BreakEven("endpoint_count", float(size), "endpoints",
+                             f"from {size} interface endpoints in {count(scenario.azs, 'AZ')}, the endpoints cost "
                              f"more than a NAT gateway (session logging with KMS needs {len(WITH_LOGGING)})")
     return BreakEven("endpoint_count", None, "endpoints", "even 100 interface endpoints cost less than a NAT gateway")
 
@@ -321,7 +321,8 @@ def _amount(value: float) -> str:
     return f"{value:,.0f}" if value >= 10 else f"{value:.2f}"
 
 
-def _count(n: int, what: str) -> str:
+def count(n: int, what: str) -> str:
+    """`1 AZ`, `2 AZs`."""
     return f"{n} {what}" + ("" if n == 1 else "s")
 
 

@@ -35,7 +35,7 @@ def _usd(value: float) -> str:
 
 
 def _axis_label(scenario: Scenario) -> str:
-    return "USD per month" if scenario.period == "per month" else f"USD {scenario.period}"
+    return f"USD {scenario.period}"
 
 
 # -- one region: cost per option -----------------------------------------------------------

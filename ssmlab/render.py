@@ -107,12 +107,12 @@ def _duration(delta) -> str:
 def cost_text(result, lab_cost=None) -> str:
     """The cost table (a line per option, how each figure is made), trade-offs, break-evens, price source."""
     s = result.scenario
-    per = "per month" if s.period == "per month" else s.period
-    azs = f"{s.azs} AZ" + ("s" if s.azs > 1 else "")
-    head = (f"Reaching a private instance in {s.region} ({result.location}): {azs}, {s.billed_hours} h, "
+    from ssmlab.cost import count
+
+    head = (f"Reaching a private instance in {s.region} ({result.location}): {count(s.azs, 'AZ')}, {s.billed_hours} h, "
             f"{s.gb:g} GB per participant" + (f", {s.participants} participants" if s.participants > 1 else ""))
     width = max(len(o.title) for o in result.options)
-    lines = [head, "", f"  {'option':<{width}}  {'USD ' + per:>16}" + ("  per participant" if s.participants > 1 else "")]
+    lines = [head, "", f"  {'option':<{width}}  {'USD ' + s.period:>16}" + ("  per participant" if s.participants > 1 else "")]
     for option in result.options:
         each = f"  {option.per_participant:>15,.2f}" if s.participants > 1 else ""
         lines.append(f"  {option.title:<{width}}  {option.total:>16,.2f}{each}")

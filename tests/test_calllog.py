@@ -217,7 +217,7 @@ def test_the_emulators_own_warm_up_is_not_in_the_call_log(emulator):
     from ssmlab.emulator import control
     from ssmlab.lab import Lab
 
-    logged = control.calls(Lab("emulator-warm-up", "ap-northeast-1", "emulator"))
+    logged = control.calls(Lab("emulator-agent", "ap-northeast-1", "emulator"))
     assert logged["calls"] == []
 
 

@@ -167,14 +167,11 @@ def _warm_up() -> None:
     """Have moto load its EC2 and IAM models now, while the client is still starting, instead
     of during the learner's first call (about 1 s on 2 cores, measured). Marked internal: the
     call log and fault injection leave these requests out."""
-    from ssmlab.emulator.ssm_extension import _mark_internal
-    from ssmlab.lab import Lab, default_region
+    from ssmlab.emulator.ssm_extension import internal_client
+    from ssmlab.lab import default_region
 
     try:
-        lab = Lab("emulator-warm-up", default_region(), "emulator")
         for service, call in (("ec2", "describe_vpcs"), ("ec2", "describe_subnets"), ("iam", "list_roles")):
-            client = lab.client(service)
-            client.meta.events.register("before-sign", _mark_internal, unique_id="ssmlab-internal")
-            getattr(client, call)()
+            getattr(internal_client(service, default_region()), call)()
     except Exception:  # only ever an optimisation
         log.debug("warm-up failed", exc_info=True)

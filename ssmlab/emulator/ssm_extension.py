@@ -22,21 +22,8 @@ def install(app: Any, clock: SimClock) -> Fleet:
     from ssmlab import inventory, registration
     from ssmlab.emulator.hooks import after
     from ssmlab.emulator.protocol import json_response
-    from ssmlab.lab import Lab
 
-    labs: dict[str, Lab] = {}
-
-    def lab_for(region: str) -> Lab:
-        """The simulated agents' own view of the emulator; their requests are marked internal."""
-        if region not in labs:
-            labs[region] = Lab("emulator-agent", region, "emulator")
-        return labs[region]
-
-    def client(service: str, region: str) -> Any:
-        made = lab_for(region).client(service)
-        made.meta.events.register("before-sign", _mark_internal, unique_id="ssmlab-internal")
-        return made
-
+    client = internal_client
     snapshots: dict[tuple[str, str], tuple[int, Any]] = {}
 
     def snapshot(region: str, instance_id: str) -> Any:
@@ -47,7 +34,7 @@ def install(app: Any, clock: SimClock) -> Fleet:
             return kept[1]
         for service in ("ec2", "iam"):
             client(service, region)  # marked before inventory uses them
-        state = inventory.snapshot(lab_for(region), instance_id=instance_id)
+        state = inventory.snapshot(_internal_lab(region), instance_id=instance_id)
         snapshots[(region, instance_id)] = (generation, state)
         return state
 
@@ -77,6 +64,25 @@ def install(app: Any, clock: SimClock) -> Fleet:
 INTERNAL_HEADER = "X-Ssmlab-Internal"
 """Marks the emulator's own requests (the simulated agents reading state back), so the call
 log and fault injection leave them out: a learner's call counts stay the learner's."""
+
+
+_LABS: dict[str, Any] = {}
+
+
+def _internal_lab(region: str) -> Any:
+    """The emulator's own view of itself (the simulated agents, the start-up warm-up)."""
+    from ssmlab.lab import Lab
+
+    if region not in _LABS:
+        _LABS[region] = Lab("emulator-agent", region, "emulator")
+    return _LABS[region]
+
+
+def internal_client(service: str, region: str) -> Any:
+    """A client whose requests are marked internal: left out of the call log and of fault injection."""
+    made = _internal_lab(region).client(service)
+    made.meta.events.register("before-sign", _mark_internal, unique_id="ssmlab-internal")
+    return made
 
 
 def _mark_internal(request: Any, **_: Any) -> None:
