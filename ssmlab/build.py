@@ -13,6 +13,7 @@ from typing import Any, Callable
 from ssmlab import addressing
 from ssmlab.errors import BadInput
 from ssmlab.lab import Lab
+from ssmlab.locking import lab_lock
 from ssmlab.steps import endpoints, iam, instance, network, security_groups, session_logging
 
 STEPS = ("network", "security-groups", "endpoints", "iam", "instance", "session-logging")
@@ -116,14 +117,15 @@ def build(
             lambda s: ", ".join(x for x in (s.log_group and f"log group {s.log_group}", s.bucket and f"bucket {s.bucket}") if x),
         ),
     }
-    for number, step in enumerate(wanted, start=1):
-        started = time.monotonic()
-        value, summary = actions[step]()
-        r[step] = value
-        entry = StepReport(step, summary, tuple(value.created), time.monotonic() - started)
-        result.reports.append(entry)
-        if report:
-            report(number, len(wanted), entry)
+    with lab_lock(lab, "build"):  # a second build of this lab waits, then finds this one's resources
+        for number, step in enumerate(wanted, start=1):
+            started = time.monotonic()
+            value, summary = actions[step]()
+            r[step] = value
+            entry = StepReport(step, summary, tuple(value.created), time.monotonic() - started)
+            result.reports.append(entry)
+            if report:
+                report(number, len(wanted), entry)
     return result
 
 

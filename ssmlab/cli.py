@@ -229,9 +229,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
-    from ssmlab import inventory, teardown
+    from ssmlab import cleanup, labs
     from ssmlab.lab import Lab, default_region, default_target
-    from ssmlab.render import audit_text, labs_text, plan_text
+    from ssmlab.render import audit_text, labs_text, notes_text, plan_text
 
     if bool(args.lab) == bool(args.all_labs):
         raise BadInput("cleanup needs exactly one of --lab NAME or --all-labs --older-than DURATION")
@@ -239,14 +239,14 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         raise BadInput("--all-labs needs --older-than DURATION (a whole number followed by m, h or d, e.g. 3h)")
     if args.lab and args.older_than:
         raise BadInput(f"invalid option --older-than {args.older_than!r} with --lab: it goes with --all-labs only")
-    older_than = teardown.parse_duration(args.older_than) if args.all_labs else None
+    older_than = labs.parse_duration(args.older_than) if args.all_labs else None
     region, target = args.region or default_region(), args.target or default_target()
-    labs = [Lab(args.lab, region, target)] if args.lab else []
+    chosen = [Lab(args.lab, region, target)] if args.lab else []
     payload: dict = {"region": region, "target": target, "dry_run": args.dry_run, "labs": []}
     if args.all_labs:
         finder = Lab("all-labs", region, target)
         now = datetime.now(timezone.utc)
-        found = teardown.find_labs(finder)
+        found = labs.find_labs(finder)
         if not args.json:
             print(f"{len(found)} lab(s) in {region} (removing those older than {args.older_than}):")
             print(labs_text(found, now, older_than))
@@ -254,36 +254,43 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
             {"name": f.name, "created": f.created and f.created.isoformat(), "remove": f.older_than(older_than, now)}
             for f in found
         ]
-        labs = [Lab(f.name, region, target) for f in found if f.older_than(older_than, now)]
+        chosen = [Lab(f.name, region, target) for f in found if f.older_than(older_than, now)]
     left_anywhere = False
-    for lab in labs:
-        deletions = teardown.plan(inventory.lab_resources(lab))
-        entry: dict = {"lab": lab.name, "plan": [d.to_json() for d in deletions]}
+    for lab in chosen:
+        entry: dict = {"lab": lab.name}
         payload["labs"].append(entry)
-        confirm = not lab.is_emulator and bool(deletions) and not args.yes
         if not args.json:
-            print(_target_banner(lab))
-            if args.dry_run or confirm or not deletions:
-                print(plan_text(deletions))
-        if args.dry_run:
-            continue
-        if confirm and not args.json and sys.stdin.isatty():  # a person at a terminal confirms here
-            answer = input(f"Delete these {len(deletions)} resource(s) from the real AWS account? [y/N] ")
-            confirm = answer.strip().lower() not in ("y", "yes")
-        if confirm:
+            print(_target_banner(lab), flush=True)
+
+        def confirm(removal, lab=lab, entry=entry) -> bool:
+            entry.update(plan=[d.to_json() for d in removal.deletions], notes=removal.notes)
+            ask = not lab.is_emulator and bool(removal.deletions) and not args.yes
+            if not args.json:
+                if removal.notes:
+                    print(notes_text(removal.notes))
+                if args.dry_run or ask or not removal.deletions:
+                    print(plan_text(removal.deletions), flush=True)
+            if args.dry_run or not ask:
+                return not args.dry_run
+            if not args.json and sys.stdin.isatty():  # a person at a terminal confirms here
+                answer = input(f"Delete these {len(removal.deletions)} resource(s) from the real AWS account? [y/N] ")
+                if answer.strip().lower() in ("y", "yes"):
+                    return True
             if args.json:
                 print(json.dumps(payload, indent=2, default=str))
-            raise BadInput(f"cleanup on REAL AWS deletes the {len(deletions)} resource(s) above: add --yes to confirm")
-        outcomes = _run_teardown(lab, deletions, quiet=args.json)
-        left = teardown.audit(lab)
+            raise BadInput(f"cleanup on REAL AWS deletes the {len(removal.deletions)} resource(s) above: add --yes to confirm")
+
+        removal = cleanup.remove(lab, confirm=confirm, execute=lambda lab, d: _run_teardown(lab, d, quiet=args.json))
+        if removal.outcomes is None:
+            continue
         entry["outcomes"] = [{"status": o.status, "kind": o.deletion.kind, "id": o.deletion.resource_id,
-                              "call": o.deletion.call, "detail": o.detail} for o in outcomes]
-        entry["left"] = [{"kind": x.kind, "id": x.resource_id} for x in left]
-        left_anywhere = left_anywhere or bool(left)
+                              "call": o.deletion.call, "detail": o.detail} for o in removal.outcomes]
+        entry["left"] = [{"kind": x.kind, "id": x.resource_id} for x in removal.left or []]
+        left_anywhere = left_anywhere or bool(removal.left)
         if not args.json:
-            deleted = sum(o.status == "deleted" for o in outcomes)
-            print(f"{deleted} deleted, {len(outcomes) - deleted} already gone or failed")
-            print(audit_text(left))
+            gone = sum(o.status == "already gone" for o in removal.outcomes)
+            print(f"{removal.deleted} deleted, {gone} already gone, {len(removal.outcomes) - removal.deleted - gone} failed")
+            print(audit_text(removal.left))
     payload["ok"] = not left_anywhere
     if args.json:
         print(json.dumps(payload, indent=2, default=str))

@@ -205,22 +205,37 @@ def session_record(lab: Lab, session_id: str) -> dict[str, Any]:
 
 
 def cleanup(lab: Lab) -> list:
-    """Teardown with its plan shown first, a progress bar and one line per deletion; returns the outcomes."""
-    from tqdm.auto import tqdm
+    """Teardown with its plan shown first (and what it leaves, with why), a progress bar and one line per
+    deletion; returns the outcomes."""
+    from ssmlab.cleanup import remove
+    from ssmlab.render import notes_text, plan_text
 
-    from ssmlab import inventory, teardown
-    from ssmlab.render import outcome_line, plan_text
+    def show(removal) -> bool:
+        if removal.notes:
+            print(notes_text(removal.notes))
+        print(plan_text(removal.deletions))
+        return True
 
-    deletions = teardown.plan(inventory.lab_resources(lab))
-    print(plan_text(deletions))
-    done: list = []
-    with tqdm(total=len(deletions), desc=f"cleaning up {lab.name}", unit="deletion") as bar:
-        def progress(outcome) -> None:
-            done.append(outcome)
-            bar.write(outcome_line(len(done), len(deletions), outcome))
-            bar.update(1)
+    return remove(lab, confirm=show, execute=_with_progress(f"cleaning up {lab.name}")).outcomes or []
 
-        return teardown.execute(lab, deletions, progress=progress, explain=lambda line: bar.write(f"  {line}"))
+
+def _with_progress(description: str):
+    """teardown.execute with a notebook progress bar and one line per deletion."""
+    def execute(lab: Lab, deletions: list) -> list:
+        from tqdm.auto import tqdm
+
+        from ssmlab import teardown
+        from ssmlab.render import outcome_line
+
+        done: list = []
+        with tqdm(total=len(deletions), desc=description, unit="deletion") as bar:
+            def progress(outcome) -> None:
+                done.append(outcome)
+                bar.write(outcome_line(len(done), len(deletions), outcome))
+                bar.update(1)
+
+            return teardown.execute(lab, deletions, progress=progress, explain=lambda line: bar.write(f"  {line}"))
+    return execute
 
 
 def restore_session_preferences(lab: Lab) -> list:
@@ -231,10 +246,15 @@ def restore_session_preferences(lab: Lab) -> list:
     cannot reach them. The lab's log group, bucket and endpoints stay.
     """
     from ssmlab import inventory, teardown
+    from ssmlab.locking import lab_lock
     from ssmlab.render import outcome_line
 
-    steps = [d for d in teardown.plan(inventory.lab_resources(lab)) if d.kind in ("preferences", "parameter")]
-    outcomes = teardown.execute(lab, steps, explain=print)
+    with lab_lock(lab, "restore of the session preferences"):
+        resources = inventory.lab_resources(lab)
+        steps = [d for d in teardown.plan(resources) if d.kind in teardown.PREFERENCE_KINDS]
+        for note in teardown.preferences_outlook(resources).notes:
+            print(note)
+        outcomes = teardown.execute(lab, steps, explain=print)
     for number, outcome in enumerate(outcomes, start=1):
         print(outcome_line(number, len(outcomes), outcome), "-", outcome.deletion.why)
     if not outcomes:

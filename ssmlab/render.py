@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import textwrap
 
-MARKS = {"complete": "ok", "partial": "!!", "missing": "--"}
+MARKS = {"complete": "ok", "partial": "!!", "missing": "--", "duplicate": "2x"}
 
 
 def step_line(number: int, total: int, report) -> str:
@@ -65,6 +65,11 @@ def plan_text(deletions) -> str:
     return "\n".join(
         f"{n:>{width}}. {d.step:<26} {d.kind} {d.resource_id}  [{d.call}]  {d.why}" for n, d in enumerate(deletions, 1)
     )
+
+
+def notes_text(notes) -> str:
+    """What the cleanup leaves alone, each with why (before the plan)."""
+    return "\n".join(f"note: {note}" for note in notes)
 
 
 def outcome_line(number: int, total: int, outcome) -> str:

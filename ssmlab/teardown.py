@@ -10,21 +10,22 @@
   endpoints and their network interfaces), and what is already gone is skipped, so an
   interrupted cleanup is simply run again.
 - `audit(lab)` lists whatever still carries the lab's tag in the region.
-- `find_labs(...)` finds every lab in the region by its tag, with its age, for instructors.
+
+`cleanup` runs them in order under the lab's lock; `labs` finds every lab in a region.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from ssmlab import obstacles, preferences
 from ssmlab.aws import error_code
-from ssmlab.errors import BadInput, LabError
+from ssmlab.errors import LabError
 from ssmlab.inventory import GONE_ENDPOINT_STATES, LabResources, SgRule, has_lab_tag
-from ssmlab.lab import TAG_KEY, Lab
+from ssmlab.lab import Lab
+from ssmlab.preferences import Outlook
 
 # The order of the steps, as AWS's dependency rules require it.
 STEPS = (
@@ -77,6 +78,7 @@ class Deletion:
     why: str
     wait: str | None = None  # "instance_terminated" | "vpc_endpoint_gone" | "eice_gone"
     releases: tuple[str, ...] = ()  # network interfaces AWS removes with it (waited for)
+    blocked_by: tuple[str, ...] = ()  # what is not the lab's yet keeps this from being deleted (obstacles)
 
     @property
     def call(self) -> str:
@@ -84,7 +86,7 @@ class Deletion:
 
     def to_json(self) -> dict[str, Any]:
         return {"step": self.step, "kind": self.kind, "id": self.resource_id, "call": self.call,
-                "params": self.params, "why": self.why, "wait": self.wait}
+                "params": self.params, "why": self.why, "wait": self.wait, "blocked_by": list(self.blocked_by)}
 
 
 @dataclass(frozen=True)
@@ -137,17 +139,8 @@ def plan(resources: LabResources) -> list[Deletion]:
     if resources.log_group and has_lab_tag(resources.log_group.tags, lab):
         add("session-logging", "log group", resources.log_group.name, "logs", "delete_log_group",
             {"logGroupName": resources.log_group.name}, "the session transcripts' log group")
-    document, backup = resources.preferences, resources.backup_parameter
-    if backup and has_lab_tag(backup.tags, lab):
-        if document is not None:
-            add("session-logging", "preferences", document.name, "ssm", "update_document",
-                {"Name": document.name, "Content": backup.value, "DocumentVersion": "$LATEST", "DocumentFormat": "JSON"},
-                "put back the Session Manager preferences that were there before the lab")
-        add("session-logging", "parameter", backup.name, "ssm", "delete_parameter", {"Name": backup.name},
-            "the saved preferences, once restored")
-    elif document is not None and has_lab_tag(document.tags, lab):
-        add("session-logging", "preferences", document.name, "ssm", "delete_document", {"Name": document.name},
-            "the lab created these Session Manager preferences")
+    for change in preferences_outlook(resources).changes:
+        add("session-logging", change.kind, change.target, "ssm", change.operation, change.params, change.why)
 
     for endpoint in resources.endpoints:
         if has_lab_tag(endpoint.tags, lab) and endpoint.state not in GONE_ENDPOINT_STATES:
@@ -169,6 +162,11 @@ def plan(resources: LabResources) -> list[Deletion]:
             add("network-interfaces", "network interface", eni.eni_id, "ec2", "delete_network_interface",
                 {"NetworkInterfaceId": eni.eni_id}, "a detached interface holds its subnet")
 
+    found = obstacles.occupants(resources)
+
+    def blocked(resource_id: str) -> tuple[str, ...]:
+        return tuple(o.what for o in obstacles.blocking(found, resource_id))
+
     groups = [g for g in resources.security_groups if has_lab_tag(g.tags, lab) and g.name != "default"]
     for group in groups:
         for direction, rules in (("ingress", group.ingress), ("egress", group.egress)):
@@ -180,24 +178,28 @@ def plan(resources: LabResources) -> list[Deletion]:
                     "a group referenced by another group's rule cannot be deleted")
     for group in groups:
         add("security-groups", "security group", f"{group.group_id} ({group.name})", "ec2", "delete_security_group",
-            {"GroupId": group.group_id}, "once no instance, interface or rule uses it")
+            {"GroupId": group.group_id}, "once no instance, interface or rule uses it", blocked_by=blocked(group.group_id))
 
     for subnet in resources.subnets:
         if has_lab_tag(subnet.tags, lab):
             add("subnets", "subnet", subnet.subnet_id, "ec2", "delete_subnet", {"SubnetId": subnet.subnet_id},
-                "once no instance or interface sits in it (its route table association goes with it)")
+                "once no instance or interface sits in it (its route table association goes with it)",
+                blocked_by=blocked(subnet.subnet_id))
     for table in resources.route_tables:
         if has_lab_tag(table.tags, lab) and not table.main:
             add("route-tables", "route table", table.route_table_id, "ec2", "delete_route_table",
-                {"RouteTableId": table.route_table_id}, "once its subnets are gone (the main one goes with the VPC)")
+                {"RouteTableId": table.route_table_id}, "once its subnets are gone (the main one goes with the VPC)",
+                blocked_by=tuple(dict.fromkeys(b for subnet in table.subnet_ids for b in blocked(subnet))))
     for acl in resources.network_acls:
         if has_lab_tag(acl.tags, lab) and not acl.is_default:
             add("network-acls", "network ACL", acl.nacl_id, "ec2", "delete_network_acl",
-                {"NetworkAclId": acl.nacl_id}, "once its subnets are gone (the default one goes with the VPC)")
+                {"NetworkAclId": acl.nacl_id}, "once its subnets are gone (the default one goes with the VPC)",
+                blocked_by=tuple(dict.fromkeys(b for subnet in acl.subnet_ids for b in blocked(subnet))))
     for vpc in resources.vpcs:
         if has_lab_tag(vpc.tags, lab) and not vpc.is_default:
             add("vpc", "VPC", vpc.vpc_id, "ec2", "delete_vpc", {"VpcId": vpc.vpc_id},
-                "last of the network: takes its default security group, network ACL and main route table")
+                "last of the network: takes its default security group, network ACL and main route table",
+                blocked_by=blocked(vpc.vpc_id))
     prefix = f"{lab}-"
     for profile in resources.instance_profiles:
         if not (profile.name.startswith(prefix) and has_lab_tag(profile.tags, lab)):
@@ -220,6 +222,26 @@ def plan(resources: LabResources) -> list[Deletion]:
         add("roles", "role", role.name, "iam", "delete_role", {"RoleName": role.name},
             "last: nothing uses it, and it holds no policy and no profile")
     return out
+
+
+def preferences_outlook(resources: LabResources) -> Outlook:
+    """What removing the lab does to the region's Session Manager preferences, and what it leaves with why.
+
+    Only the lab's own saved copy counts as the lab's (its tag is checked); the others are the chain around it."""
+    own = resources.backup_parameter  # read with its tags: None unless it carries the lab's tag
+    saved = tuple(p for p in resources.saved_preferences if preferences.saved_by(p) != resources.lab)
+    return preferences.removal(resources.lab, resources.preferences, saved + ((own,) if own else ()))
+
+
+def notes(resources: LabResources) -> list[str]:
+    """What the cleanup leaves, with why: occupants of the lab's VPC that are not the lab's, and the region's
+    Session Manager preferences when they are not the lab's to restore."""
+    return [o.explain(resources.lab) for o in obstacles.occupants(resources)] + list(
+        preferences_outlook(resources).notes)
+
+
+PREFERENCE_KINDS = ("preferences", "saved preferences", "preferences tag")
+"""The deletions that concern the region's Session Manager preferences (notebook 07 restores only these)."""
 
 
 def _permission(rule: SgRule) -> dict[str, Any]:
@@ -261,6 +283,9 @@ def execute(
                 code = error_code(error)
                 if code in NOT_FOUND:
                     outcome = Outcome(deletion, "already gone", attempts=attempt)
+                elif code == "DependencyViolation" and deletion.blocked_by:  # waiting would not help: say why
+                    outcome = Outcome(deletion, "failed", f"{code}: held by {', '.join(deletion.blocked_by)}, which is "
+                                      "not the lab's (see the note before the plan)", attempts=attempt)
                 elif code in RETRYABLE and attempt < attempts:
                     delay = min(base_delay * 2 ** (attempt - 1), 30.0)
                     if explain:
@@ -284,8 +309,9 @@ def execute(
 def _call(lab: Lab, deletion: Deletion) -> None:
     client = lab.client(deletion.service)
     if deletion.operation == "update_document":  # restoring preferences: make the restored version the default
-        version = _restored_version(client, deletion.params)
-        client.update_document_default_version(Name=deletion.params["Name"], DocumentVersion=version)
+        from ssmlab.steps.session_logging import set_content
+
+        set_content(client, deletion.params["Name"], deletion.params["Content"])
         return
     answer = getattr(client, deletion.operation)(**deletion.params)
     if deletion.operation == "delete_vpc_endpoints":  # failures come back in the answer, not as an error
@@ -293,28 +319,6 @@ def _call(lab: Lab, deletion: Deletion) -> None:
             from botocore.exceptions import ClientError
 
             raise ClientError({"Error": failure.get("Error", {})}, "DeleteVpcEndpoints")
-
-
-def _restored_version(ssm: Any, params: dict) -> str:
-    """A new version with the saved content, or the existing version that already has it
-    (SSM refuses a version identical to an earlier one: DuplicateDocumentContent)."""
-    import json
-
-    from botocore.exceptions import ClientError
-
-    try:
-        return ssm.update_document(**params)["DocumentDescription"]["DocumentVersion"]
-    except ClientError as error:
-        if error_code(error) != "DuplicateDocumentContent":
-            raise
-        wanted = json.loads(params["Content"])
-        # Versions are numbered 1..LatestVersion; the newest matching one is the one to restore.
-        latest = int(ssm.describe_document(Name=params["Name"])["Document"]["LatestVersion"])
-        for version in (str(n) for n in range(latest, 0, -1)):
-            content = ssm.get_document(Name=params["Name"], DocumentVersion=version, DocumentFormat="JSON")["Content"]
-            if json.loads(content) == wanted:
-                return version
-        raise
 
 
 def _wait(lab: Lab, deletion: Deletion, sleep: Callable[[float], None]) -> None:
@@ -406,76 +410,3 @@ def leftovers(resources: LabResources) -> list[Leftover]:
     if r.backup_parameter:
         left.append(Leftover("parameter", r.backup_parameter.name))
     return left
-
-
-# --------------------------------------------------------------------------------------
-# every lab in the region (instructors)
-# --------------------------------------------------------------------------------------
-
-DURATION_RE = re.compile(r"(\d+)([mhd])")
-UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_duration(text: str) -> timedelta:
-    match = DURATION_RE.fullmatch(text.strip()) if isinstance(text, str) else None
-    if not match:
-        raise BadInput(f"invalid duration {text!r}: expected a whole number followed by m, h or d (e.g. 30m, 3h, 2d)")
-    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
-
-
-@dataclass(frozen=True)
-class FoundLab:
-    name: str
-    created: datetime | None  # the oldest creation time that could be read
-
-    def age(self, now: datetime) -> timedelta | None:
-        return None if self.created is None else now - self.created
-
-    def older_than(self, age: timedelta, now: datetime) -> bool:
-        """Old enough to remove; a lab of unknown age never is."""
-        mine = self.age(now)
-        return mine is not None and mine >= age
-
-
-def find_labs(lab: Lab) -> list[FoundLab]:
-    """Every lab in `lab`'s region, by the values of the ssmlab:lab tag on VPCs, instances and endpoints, with the
-    oldest creation time that can be read (instance launch, endpoint creation, role creation); a lab with none of
-    these (a bare network) has no known age and is never removed by age."""
-    from ssmlab.aws import describe_all, explained, get_or_none
-    from ssmlab.steps.iam import IAM_PATH
-
-    ec2, iam = lab.client("ec2"), lab.client("iam")
-    times: dict[str, list[datetime]] = {}
-
-    def seen(tags: list[dict] | None, when: datetime | None) -> None:
-        for tag in tags or []:
-            if tag.get("Key") == TAG_KEY and tag.get("Value"):
-                times.setdefault(tag["Value"], [])
-                if when is not None:
-                    times[tag["Value"]].append(when)
-
-    has_tag = [{"Name": "tag-key", "Values": [TAG_KEY]}]
-    with explained(f"finding the labs in {lab.region} by their {TAG_KEY} tag"):
-        for vpc in describe_all(ec2, "describe_vpcs", "Vpcs", Filters=has_tag):
-            seen(vpc.get("Tags"), None)
-        for reservation in describe_all(
-            ec2, "describe_instances", "Reservations",
-            Filters=has_tag + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}],
-        ):
-            for instance in reservation["Instances"]:
-                seen(instance.get("Tags"), instance.get("LaunchTime"))
-        for endpoint in describe_all(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=has_tag):
-            if str(endpoint.get("State", "")).lower() not in GONE_ENDPOINT_STATES:
-                seen(endpoint.get("Tags"), endpoint.get("CreationTimestamp"))
-        # IAM is global: a role tells the age of a lab found here, never that a lab lives in this region.
-        for role in describe_all(iam, "list_roles", "Roles", PathPrefix=IAM_PATH):
-            owner = next((n for n in times if role["RoleName"].startswith(f"{n}-")), None)
-            if owner is None:
-                continue
-            tags = (get_or_none(iam.list_role_tags, RoleName=role["RoleName"]) or {}).get("Tags", [])
-            if {"Key": TAG_KEY, "Value": owner} in [{"Key": t.get("Key"), "Value": t.get("Value")} for t in tags]:
-                seen(tags, role.get("CreateDate"))
-    return sorted(
-        (FoundLab(name, min(when) if when else None) for name, when in times.items()),
-        key=lambda f: (f.created or datetime.max.replace(tzinfo=timezone.utc), f.name),
-    )

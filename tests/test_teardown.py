@@ -11,7 +11,7 @@ import json
 import boto3
 import pytest
 
-from ssmlab import inventory, teardown
+from ssmlab import inventory, labs, teardown
 from ssmlab.build import STEPS, BuildOptions, build
 from ssmlab.emulator import control
 from ssmlab.lab import Lab
@@ -197,19 +197,19 @@ def test_all_labs_older_than_removes_only_the_labs_old_enough(emulator):
     assert found["td-all-a"]["remove"] and found["td-all-b"]["remove"] and found["td-all-a"]["created"]
 
     # Ages between the two labs' creation times keep the younger one (the selection the CLI uses).
-    labs = {f.name: f for f in teardown.find_labs(old)}
-    assert set(labs) == {"td-all-a", "td-all-b"}
-    a, b = labs["td-all-a"].created, labs["td-all-b"].created
+    by_name = {f.name: f for f in labs.find_labs(old)}
+    assert set(by_name) == {"td-all-a", "td-all-b"}
+    a, b = by_name["td-all-a"].created, by_name["td-all-b"].created
     assert a <= b
     between = b - a + (b - a) / 2
-    assert labs["td-all-a"].older_than(between, b + (b - a))
-    assert not labs["td-all-b"].older_than(between, b + (b - a)) or a == b
+    assert by_name["td-all-a"].older_than(between, b + (b - a))
+    assert not by_name["td-all-b"].older_than(between, b + (b - a)) or a == b
 
     gone = emulator.cli("cleanup", "--all-labs", "--older-than", "0m", "--region", ALL_LABS_REGION)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert "remove" in gone.stdout
     assert teardown.audit(old) == [] and teardown.audit(young) == []
-    assert teardown.find_labs(old) == []
+    assert labs.find_labs(old) == []
 
 
 @pytest.mark.parametrize("args, message", [

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
-from ssmlab import teardown
+from ssmlab import labs, preferences, teardown
 from ssmlab.errors import BadInput
 from ssmlab.inventory import (
     Bucket, EicEndpoint, IamProfile, IamRole, Imds, Instance, LabResources, LogGroup, NetworkAcl, Parameter,
@@ -30,6 +31,10 @@ def endpoint(endpoint_id: str, service: str, tags=OURS, kind: str = "Interface")
 
 def group(group_id: str, name: str, tags=OURS, ingress=()) -> SecurityGroup:
     return SecurityGroup(group_id, name, "vpc-1", "", tuple(ingress), (), tags)
+
+
+ALICES_PREFERENCES = json.dumps(preferences.content(f"/ssmlab/{LAB}/sessions", "ssmlab-alice-123456789012-eu-west-1"))
+BOBS_PREFERENCES = json.dumps(preferences.content("/ssmlab/bob/sessions", None))
 
 
 def full(**changes) -> LabResources:
@@ -63,7 +68,7 @@ def full(**changes) -> LabResources:
         log_group=LogGroup(f"/ssmlab/{LAB}/sessions", OURS),
         bucket=Bucket("ssmlab-alice-123456789012-eu-west-1", OURS,
                       tuple((f"sessions/{n}", f"v{n}") for n in range(1500))),
-        preferences=PreferencesDocument("SSM-SessionManagerRunShell", OURS, "{}"),
+        preferences=PreferencesDocument("SSM-SessionManagerRunShell", OURS, ALICES_PREFERENCES),
         backup_parameter=None,
     )
     base.update(changes)
@@ -134,15 +139,26 @@ def test_preferences_are_restored_from_the_backup_else_deleted_only_when_the_lab
     assert ids(created, "delete_document") == ["SSM-SessionManagerRunShell"]
 
     backup = Parameter("/kit/ssmlab/alice/previous-session-preferences", '{"old": true}', OURS)
-    someone_elses = PreferencesDocument("SSM-SessionManagerRunShell", (), "{}")
-    restored = teardown.plan(full(preferences=someone_elses, backup_parameter=backup))
+    set_over_someone_elses = PreferencesDocument("SSM-SessionManagerRunShell", (), ALICES_PREFERENCES)
+    restored = teardown.plan(full(preferences=set_over_someone_elses, backup_parameter=backup))
     update = next(d for d in restored if d.operation == "update_document")
     assert update.params["Content"] == '{"old": true}'
     assert ids(restored, "delete_document") == []
     assert restored.index(update) < next(n for n, d in enumerate(restored) if d.operation == "delete_parameter")
 
+    someone_elses = PreferencesDocument("SSM-SessionManagerRunShell", (), BOBS_PREFERENCES)
     untouched = teardown.plan(full(preferences=someone_elses))
     assert not [d for d in untouched if d.service == "ssm" and d.operation != "terminate_session"]
+
+
+def test_preferences_a_later_lab_relies_on_are_left_with_a_note():
+    # alice created them, bob set his own over alice's: removing alice neither deletes nor restores them.
+    bobs = PreferencesDocument("SSM-SessionManagerRunShell", OURS, BOBS_PREFERENCES)
+    bob_saved = Parameter("/kit/ssmlab/bob/previous-session-preferences", ALICES_PREFERENCES)
+    resources = full(preferences=bobs, saved_preferences=(bob_saved,))
+    deletions = teardown.plan(resources)
+    assert ids(deletions, "delete_document") == [] and ids(deletions, "update_document") == []
+    assert any("lab bob's preferences" in note and "left as it is" in note for note in teardown.notes(resources))
 
 
 def test_leftovers_list_what_the_audit_would_report():
@@ -155,23 +171,23 @@ def test_leftovers_list_what_the_audit_would_report():
 @pytest.mark.parametrize("text, expected", [("30m", timedelta(minutes=30)), ("3h", timedelta(hours=3)),
                                             ("2d", timedelta(days=2)), ("0m", timedelta(0))])
 def test_durations(text, expected):
-    assert teardown.parse_duration(text) == expected
+    assert labs.parse_duration(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "3", "h", "3 hours", "-1h", "1.5h", "2w"])
 def test_bad_durations_name_the_value_and_the_form(text):
     with pytest.raises(BadInput, match=r"invalid duration .*30m, 3h, 2d"):
-        teardown.parse_duration(text)
+        labs.parse_duration(text)
 
 
 def test_labs_are_removed_by_age_and_never_when_their_age_is_unknown():
     from datetime import datetime, timezone
 
     now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
-    old = teardown.FoundLab("old", now - timedelta(hours=5))
-    young = teardown.FoundLab("young", now - timedelta(minutes=10))
-    bare = teardown.FoundLab("bare", None)
-    three_hours = teardown.parse_duration("3h")
+    old = labs.FoundLab("old", now - timedelta(hours=5))
+    young = labs.FoundLab("young", now - timedelta(minutes=10))
+    bare = labs.FoundLab("bare", None)
+    three_hours = labs.parse_duration("3h")
     assert [f.name for f in (old, young, bare) if f.older_than(three_hours, now)] == ["old"]
     assert [f.name for f in (old, young, bare) if f.older_than(timedelta(0), now)] == ["old", "young"]
 
@@ -181,3 +197,21 @@ def test_someone_elses_preferences_document_does_not_make_a_lab_non_empty():
     assert LabResources(lab=LAB, region="eu-west-1", preferences=foreign).empty
     assert teardown.plan(LabResources(lab=LAB, region="eu-west-1", preferences=foreign)) == []
     assert not LabResources(lab=LAB, region="eu-west-1", preferences=PreferencesDocument("SSM-SessionManagerRunShell", OURS)).empty
+
+
+def test_an_untagged_instance_in_the_labs_subnet_is_named_as_what_blocks_the_network():
+    theirs = NetworkInterface("eni-theirs", "subnet-1", "vpc-1", "10.0.0.20", ("sg-i",), "interface", False,
+                              instance_id="i-theirs")
+    ours = NetworkInterface("eni-ours", "subnet-1", "vpc-1", "10.0.0.4", ("sg-i",), "interface", False, instance_id="i-1")
+    endpoint_eni = NetworkInterface("eni-ssm", "subnet-1", "vpc-1", "10.0.0.5", ("sg-e",), "vpc_endpoint", True)
+    resources = full(network_interfaces=(theirs, ours, endpoint_eni))
+    deletions = {d.resource_id: d for d in teardown.plan(resources)}
+    assert deletions["subnet-1"].blocked_by == ("instance i-theirs",)
+    assert deletions["vpc-1"].blocked_by == ("instance i-theirs",)
+    assert deletions["sg-i (alice-instance)"].blocked_by == ("instance i-theirs",)
+    assert deletions["sg-e (alice-endpoints)"].blocked_by == ()
+    assert deletions["rtb-1"].blocked_by == ("instance i-theirs",)  # its subnet stays, so its association does
+    note = teardown.notes(resources)[0]
+    assert "instance i-theirs is not lab alice's" in note and "aws ec2 terminate-instances --instance-ids i-theirs" in note
+    assert "subnet-1" in note and "sg-i" in note and "vpc-1" in note
+    assert teardown.notes(full(network_interfaces=(ours, endpoint_eni))) == []
