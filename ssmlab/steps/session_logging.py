@@ -12,14 +12,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ssmlab.aws import explained, get_or_none
+from typing import Any
+
+from ssmlab import preferences
+from ssmlab.aws import error_code, explained, get_or_none
+from ssmlab.idempotent import create_or_adopt
 from ssmlab.lab import Lab
 from ssmlab.steps import endpoints as endpoint_step
 from ssmlab.steps.iam import InstanceRole
 from ssmlab.steps.network import Network
 from ssmlab.steps.security_groups import SecurityGroups, ensure_https_rule
 
-PREFERENCES_DOCUMENT = "SSM-SessionManagerRunShell"
+PREFERENCES_DOCUMENT = preferences.DOCUMENT
 DESTINATIONS = ("cloudwatch", "s3")
 LOG_RETENTION_DAYS = 30
 
@@ -35,41 +39,16 @@ class SessionLogging:
 
 
 def log_group_name(lab: Lab) -> str:
-    return f"/ssmlab/{lab.name}/sessions"
+    return preferences.log_group_name(lab.name)
 
 
 def bucket_name(lab: Lab) -> str:
-    """Bucket names are global: the account and region make the lab's one unique (<= 59 chars)."""
-    return f"ssmlab-{lab.name}-{lab.account_id}-{lab.region}"
+    return preferences.bucket_name(lab.name, lab.account_id, lab.region)
 
 
 def backup_parameter(lab: Lab) -> str:
-    """Where the preferences that existed before the lab are kept, so teardown can restore them.
-
-    Parameter names may not begin with "ssm" or "aws" (SSM API reference, PutParameter), and a
-    lab's name may, so the path starts with a fixed segment.
-    """
-    return f"/kit/ssmlab/{lab.name}/previous-session-preferences"
-
-
-def preferences(log_group: str | None, bucket: str | None) -> dict:
-    """The Session Manager preferences document (schema 1.0, Standard_Stream)."""
-    return {
-        "schemaVersion": "1.0",
-        "description": "Session Manager preferences set by ssmlab: transcripts to the lab's log group and bucket",
-        "sessionType": "Standard_Stream",
-        "inputs": {
-            "s3BucketName": bucket or "",
-            "s3KeyPrefix": "sessions/" if bucket else "",
-            "s3EncryptionEnabled": bool(bucket),
-            "cloudWatchLogGroupName": log_group or "",
-            "cloudWatchEncryptionEnabled": False,
-            "cloudWatchStreamingEnabled": bool(log_group),
-            "idleSessionTimeout": "20",
-            "runAsEnabled": False,
-            "shellProfile": {"windows": "", "linux": ""},
-        },
-    }
+    """Where the preferences that existed before the lab are kept, so teardown can restore them."""
+    return preferences.saved_name(lab.name)
 
 
 def ensure(
@@ -96,7 +75,7 @@ def ensure(
         _ensure_s3_egress(lab, groups)
 
     _ensure_role_permissions(lab, role, log_group, bucket)
-    document_created = _ensure_preferences(lab, preferences(log_group, bucket))
+    document_created = _ensure_preferences(lab, preferences.content(log_group, bucket))
     if document_created:
         created.append(PREFERENCES_DOCUMENT)
     return SessionLogging(log_group, bucket, logs_endpoint_id, s3_endpoint_id, PREFERENCES_DOCUMENT, tuple(created))
@@ -108,10 +87,18 @@ def _ensure_log_group(lab: Lab, created: list[str]) -> str:
     with explained(f"looking up the log group {name}"):
         groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
     if not any(g["logGroupName"] == name for g in groups):
-        with explained(f"creating the log group {name}"):
-            logs.create_log_group(logGroupName=name, tags={t["Key"]: t["Value"] for t in lab.tags("session-logs")})
+        _, new = create_or_adopt(
+            lab, "logs", f"creating the log group {name}",
+            lambda client: client.create_log_group(logGroupName=name,
+                                                   tags={t["Key"]: t["Value"] for t in lab.tags("session-logs")}),
+            lambda: name if any(g["logGroupName"] == name for g in logs.describe_log_groups(
+                logGroupNamePrefix=name)["logGroups"]) else None,
+            exists=("ResourceAlreadyExistsException",),
+        )
+        with explained(f"setting the retention of the log group {name}"):
             logs.put_retention_policy(logGroupName=name, retentionInDays=LOG_RETENTION_DAYS)
-        created.append(name)
+        if new:
+            created.append(name)
     return name
 
 
@@ -131,11 +118,18 @@ def _ensure_bucket(lab: Lab, created: list[str]) -> str:
     with explained(f"looking up the bucket {name} (a 403 means another account owns the name)"):
         exists = get_or_none(s3.head_bucket, missing=("404", "NoSuchBucket", "NotFound"), Bucket=name) is not None
     if not exists:
-        with explained(f"creating the bucket {name}"):
-            kwargs = {} if lab.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": lab.region}}
-            s3.create_bucket(Bucket=name, **kwargs)
+        kwargs = {} if lab.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": lab.region}}
+        _, new = create_or_adopt(
+            lab, "s3", f"creating the bucket {name}", lambda client: client.create_bucket(Bucket=name, **kwargs),
+            lambda: get_or_none(s3.head_bucket, missing=("404", "NoSuchBucket", "NotFound"), Bucket=name),
+            exists=("BucketAlreadyOwnedByYou",),
+        )
+        if new:
+            created.append(name)
+    with explained(f"tagging the bucket {name}"):  # a separate call: an interrupted build may have missed it
+        tagging = get_or_none(s3.get_bucket_tagging, missing=("NoSuchTagSet",), Bucket=name) if exists else None
+        if not all(tag in (tagging or {}).get("TagSet", []) for tag in lab.tags("session-logs")):
             s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": lab.tags("session-logs")})
-        created.append(name)
     with explained(f"securing the bucket {name}"):
         missing = ("ServerSideEncryptionConfigurationNotFoundError", "NoSuchPublicAccessBlockConfiguration")
         encryption = None if not exists else get_or_none(s3.get_bucket_encryption, missing=missing, Bucket=name)
@@ -208,41 +202,62 @@ def _ensure_role_permissions(lab: Lab, role: InstanceRole, log_group: str | None
 
 
 def _ensure_preferences(lab: Lab, content: dict) -> bool:
-    """Create the preferences document, or update it after saving what was there; True if created."""
+    """Create the preferences document, or set it after saving what was there (`preferences.takeover`);
+    True if created."""
+    from ssmlab import inventory
+
     ssm = lab.client("ssm")
-    with explained(f"reading the Session Manager preferences {PREFERENCES_DOCUMENT}"):
-        current = get_or_none(ssm.get_document, missing=("InvalidDocument",), Name=PREFERENCES_DOCUMENT, DocumentFormat="JSON")
-    if current is None:
+    document = inventory.preferences_document(lab)
+    if document is None:
         with explained(f"creating the Session Manager preferences {PREFERENCES_DOCUMENT}"):
-            ssm.create_document(
-                Name=PREFERENCES_DOCUMENT,
-                Content=json.dumps(content),
-                DocumentType="Session",
-                DocumentFormat="JSON",
-                Tags=lab.tags("session-preferences"),
+            for change in preferences.takeover(lab.name, None, inventory.saved_preferences(lab)):
+                apply(lab, change)
+            _, created = create_or_adopt(
+                lab, "ssm", f"creating the Session Manager preferences {PREFERENCES_DOCUMENT}",
+                lambda client: client.create_document(
+                    Name=PREFERENCES_DOCUMENT, Content=json.dumps(content), DocumentType="Session",
+                    DocumentFormat="JSON", Tags=lab.tags("session-preferences")),
+                lambda: inventory.preferences_document(lab),
+                exists=("DocumentAlreadyExists",),  # another lab was first, or a retry after a lost answer
             )
-        return True
-    if json.loads(current["Content"]) == content:
+        if created:
+            return True
+        document = inventory.preferences_document(lab)
+    if document is not None and json.loads(document.content or "{}") == content:
         return False
-    _save_previous_preferences(lab, current["Content"])
-    with explained(f"updating the Session Manager preferences {PREFERENCES_DOCUMENT}"):
-        version = ssm.update_document(
-            Name=PREFERENCES_DOCUMENT, Content=json.dumps(content), DocumentVersion="$LATEST", DocumentFormat="JSON"
-        )["DocumentDescription"]["DocumentVersion"]
-        ssm.update_document_default_version(Name=PREFERENCES_DOCUMENT, DocumentVersion=version)
+    with explained(f"setting the Session Manager preferences {PREFERENCES_DOCUMENT}"):
+        for change in preferences.takeover(lab.name, document, inventory.saved_preferences(lab)):
+            apply(lab, change)
+        set_content(lab.client("ssm"), PREFERENCES_DOCUMENT, json.dumps(content))
     return False
 
 
-def _save_previous_preferences(lab: Lab, content: str) -> None:
-    """Keep the account's own preferences once (never overwrite them with a later lab's)."""
+def apply(lab: Lab, change: preferences.Change) -> None:
+    """Run one change to the region's preferences or a lab's saved copy (build and teardown alike)."""
     ssm = lab.client("ssm")
-    with explained("saving the previous Session Manager preferences"):
-        if get_or_none(ssm.get_parameter, missing=("ParameterNotFound",), Name=backup_parameter(lab)) is None:
-            ssm.put_parameter(
-                Name=backup_parameter(lab),
-                Value=content,
-                Type="String",
-                Tier="Advanced" if len(content) > 4096 else "Standard",
-                Overwrite=False,
-                Tags=lab.tags("previous-session-preferences"),
-            )
+    if change.operation == "update_document":
+        set_content(ssm, change.params["Name"], change.params["Content"])
+    else:
+        getattr(ssm, change.operation)(**change.params)
+
+
+def set_content(ssm: Any, name: str, text: str) -> str:
+    """Make `text` the document's default version: a new version, or the existing one that already has it
+    (SSM refuses a version identical to an earlier one: DuplicateDocumentContent). Returns the version."""
+    from botocore.exceptions import ClientError
+
+    try:
+        version = ssm.update_document(Name=name, Content=text, DocumentVersion="$LATEST",
+                                      DocumentFormat="JSON")["DocumentDescription"]["DocumentVersion"]
+    except ClientError as error:
+        if error_code(error) != "DuplicateDocumentContent":
+            raise
+        wanted = json.loads(text)
+        # Versions are numbered 1..LatestVersion; the newest matching one is the one to use.
+        latest = int(ssm.describe_document(Name=name)["Document"]["LatestVersion"])
+        version = next((str(n) for n in range(latest, 0, -1) if json.loads(
+            ssm.get_document(Name=name, DocumentVersion=str(n), DocumentFormat="JSON")["Content"]) == wanted), None)
+        if version is None:
+            raise
+    ssm.update_document_default_version(Name=name, DocumentVersion=version)
+    return version

@@ -1,0 +1,219 @@
+"""Who set the region's Session Manager preferences, and what a lab's arrival or removal does to them (pure).
+
+`SSM-SessionManagerRunShell` is one document per account and region, so labs with session
+logging take turns: each one that sets it saves what was there before in a parameter of its
+own (`/kit/ssmlab/<lab>/previous-session-preferences`), and the lab that created the
+document carries it in its tag. Together they form a chain, oldest first:
+
+    the account's own (or none) -> pa's -> pb's          (pb's saved = pa's, pa's saved = the account's)
+
+Whose preferences the document holds now is read from its content — the log group
+`/ssmlab/<lab>/sessions` or the bucket `ssmlab-<lab>-<account>-<region>` it names — not
+from prose. Removing a lab then does the one right thing:
+
+- the document holds the lab's preferences: put back what the lab saved (or delete the
+  document, when the lab created it);
+- it holds a later lab's: leave it, and take the removed lab out of the chain, so the later
+  lab will one day restore what was there before the removed one (never its log group,
+  which is gone);
+- it holds something nobody in the chain set (changed by hand since): leave it.
+
+A lab that sets its preferences again after another lab is first taken out of the chain,
+then put on top, so the chain never loops.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ssmlab.inventory import Parameter, PreferencesDocument, has_lab_tag
+from ssmlab.lab import TAG_KEY
+
+DOCUMENT = "SSM-SessionManagerRunShell"
+SAVED_PATH = "/kit/ssmlab/"
+# Parameter names may not begin with "ssm" or "aws" (SSM API reference, PutParameter), and a lab name may:
+# the path starts with a fixed segment.
+SAVED_RE = re.compile(r"/kit/ssmlab/(?P<lab>[a-z][a-z0-9-]*)/previous-session-preferences")
+LOG_GROUP_RE = re.compile(r"/ssmlab/(?P<lab>[a-z][a-z0-9-]*)/sessions")
+BUCKET_RE = re.compile(r"ssmlab-(?P<lab>[a-z][a-z0-9-]*)-\d{12}-[a-z0-9-]+")
+
+
+def saved_name(lab: str) -> str:
+    return f"{SAVED_PATH}{lab}/previous-session-preferences"
+
+
+def log_group_name(lab: str) -> str:
+    return f"/ssmlab/{lab}/sessions"
+
+
+def bucket_name(lab: str, account: str, region: str) -> str:
+    """Bucket names are global: the account and region make the lab's one unique (<= 59 chars)."""
+    return f"ssmlab-{lab}-{account}-{region}"
+
+
+def content(log_group: str | None, bucket: str | None) -> dict:
+    """The preferences document the kit sets (schema 1.0, Standard_Stream)."""
+    return {
+        "schemaVersion": "1.0",
+        "description": "Session Manager preferences set by ssmlab: transcripts to the lab's log group and bucket",
+        "sessionType": "Standard_Stream",
+        "inputs": {
+            "s3BucketName": bucket or "",
+            "s3KeyPrefix": "sessions/" if bucket else "",
+            "s3EncryptionEnabled": bool(bucket),
+            "cloudWatchLogGroupName": log_group or "",
+            "cloudWatchEncryptionEnabled": False,
+            "cloudWatchStreamingEnabled": bool(log_group),
+            "idleSessionTimeout": "20",
+            "runAsEnabled": False,
+            "shellProfile": {"windows": "", "linux": ""},
+        },
+    }
+
+
+def set_by(text: str | dict | None) -> str | None:
+    """The lab whose log group or bucket these preferences name, or None (the account's own, or none)."""
+    if not text:
+        return None
+    try:
+        inputs = (json.loads(text) if isinstance(text, str) else text).get("inputs", {})
+    except (ValueError, AttributeError):
+        return None
+    for value, pattern in ((inputs.get("cloudWatchLogGroupName"), LOG_GROUP_RE), (inputs.get("s3BucketName"), BUCKET_RE)):
+        match = pattern.fullmatch(value or "")
+        if match:
+            return match.group("lab")
+    return None
+
+
+def saved_by(parameter: Parameter) -> str | None:
+    match = SAVED_RE.fullmatch(parameter.name)
+    return match.group("lab") if match else None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One SSM call on the region's preferences or the labs' saved copies, as data, with why it is made."""
+
+    kind: str  # "preferences" | "saved preferences" | "preferences tag"
+    target: str
+    operation: str
+    params: dict = field(hash=False)
+    why: str
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What a lab's removal does to the region's preferences: the calls, and what is left alone with why."""
+
+    changes: tuple[Change, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def removal(lab: str, document: PreferencesDocument | None, saved: tuple[Parameter, ...]) -> Outlook:
+    """The calls that take `lab` out of the region's preferences, given every lab's saved copy."""
+    own = _own(lab, saved)
+    tagged = document is not None and has_lab_tag(document.tags, lab)
+    later = _later(lab, saved)
+    if document is None:
+        if own is None:
+            return Outlook()
+        return Outlook((_delete_saved(own, "nothing to restore it into: the preferences document is gone"),),
+                       (f"{DOCUMENT} no longer exists, so the preferences lab {lab} saved are not put back",))
+    current = set_by(document.content)
+    if current == lab:
+        if own is not None:
+            return Outlook((
+                Change("preferences", document.name, "update_document", _update(document.name, own.value),
+                       "put back the Session Manager preferences that were there before the lab"),
+                _delete_saved(own, "the saved preferences, once restored"),
+            ))
+        if tagged:
+            return Outlook((Change("preferences", document.name, "delete_document", {"Name": document.name},
+                                   "the lab created these Session Manager preferences"),))
+        return Outlook((), (f"{DOCUMENT} names lab {lab}'s log group or bucket, but the lab kept no copy of what was "
+                            "there before: left as it is (set it again with `aws ssm update-document`)",))
+    if own is None and not tagged and later is None:
+        return Outlook()  # the lab never set the preferences
+    changes = list(_splice(lab, document, own, tagged, later))
+    if tagged and later is None:  # changed by hand since: no longer the lab's to delete
+        changes.append(Change("preferences tag", document.name, "remove_tags_from_resource",
+                              {"ResourceType": "Document", "ResourceId": document.name, "TagKeys": [TAG_KEY]},
+                              f"the preferences are no longer lab {lab}'s"))
+    whose = (f"lab {current}'s preferences, set after lab {lab}'s, and lab {current} relies on them" if current
+             else f"preferences changed by hand since lab {lab} set its own")
+    return Outlook(tuple(changes), (f"{DOCUMENT} now holds {whose}: left as it is",))
+
+
+def takeover(lab: str, document: PreferencesDocument | None, saved: tuple[Parameter, ...]) -> tuple[Change, ...]:
+    """Before `lab` sets its preferences over someone else's: take it out of the chain, then save what is there
+    now as its own copy (to be put back when the lab goes). The caller then updates the document."""
+    own = _own(lab, saved)
+    if document is None:  # the lab creates the document: a copy left from an earlier time would be put back
+        return (_delete_saved(own, "a copy from before, of preferences that no longer exist"),) if own else ()
+    if set_by(document.content) == lab:
+        return ()
+    tagged = has_lab_tag(document.tags, lab)
+    later = _later(lab, saved)
+    changes = [c for c in _splice(lab, document, own, tagged, later) if c.operation != "delete_parameter"
+               or c.target != saved_name(lab)]
+    changes.append(_save(saved_name(lab), document.content, "keep the preferences there now, to put them back "
+                         "when the lab is removed", tags=None if own else _tags(lab, "previous-session-preferences")))
+    if tagged and later is None:  # the lab created the document, yet what it holds now is not the lab's
+        changes.append(Change("preferences tag", document.name, "remove_tags_from_resource",
+                              {"ResourceType": "Document", "ResourceId": document.name, "TagKeys": [TAG_KEY]},
+                              "the lab's copy now holds what is there, so the document is no longer the lab's to delete"))
+    return tuple(changes)
+
+
+def _splice(lab: str, document: PreferencesDocument, own: Parameter | None, tagged: bool,
+            later: Parameter | None) -> list[Change]:
+    """Take `lab` out of the chain: the lab that came after it inherits what it saved (or its creation)."""
+    changes: list[Change] = []
+    if later is not None:
+        heir = saved_by(later)
+        if own is not None:
+            changes.append(_save(later.name, own.value,
+                                 f"lab {heir} will put back what was there before lab {lab}, not lab {lab}'s preferences"))
+        elif tagged:
+            changes.append(_delete_saved(later, f"lab {heir} now counts as the creator of the preferences"))
+            changes.append(Change("preferences tag", document.name, "add_tags_to_resource", {
+                "ResourceType": "Document", "ResourceId": document.name, "Tags": _tags(heir, "session-preferences"),
+            }, f"lab {heir} deletes the preferences when it goes, as lab {lab} would have"))
+    if own is not None:
+        changes.append(_delete_saved(own, f"lab {lab}'s place in the chain is taken over"))
+    return changes
+
+
+def _own(lab: str, saved: tuple[Parameter, ...]) -> Parameter | None:
+    return next((p for p in saved if saved_by(p) == lab), None)
+
+
+def _later(lab: str, saved: tuple[Parameter, ...]) -> Parameter | None:
+    """The saved copy that holds `lab`'s preferences: its lab set its own over `lab`'s."""
+    return next((p for p in saved if saved_by(p) not in (None, lab) and set_by(p.value) == lab), None)
+
+
+def _save(name: str, text: str, why: str, tags: list[dict[str, str]] | None = None) -> Change:
+    """PutParameter: a new copy with the lab's tags, or an existing one overwritten (AWS takes tags only on a
+    new parameter: Overwrite and Tags together are refused; the existing tags stay)."""
+    params: dict[str, Any] = {"Name": name, "Value": text, "Type": "String",
+                              "Tier": "Advanced" if len(text) > 4096 else "Standard"}
+    params.update({"Tags": tags} if tags is not None else {"Overwrite": True})
+    return Change("saved preferences", name, "put_parameter", params, why)
+
+
+def _tags(lab: str, role: str) -> list[dict[str, str]]:
+    """The kit's two tags (lab.Lab.tags) for a lab known here by name only."""
+    return [{"Key": TAG_KEY, "Value": lab}, {"Key": "Name", "Value": f"{lab}-{role}"}]
+
+
+def _delete_saved(parameter: Parameter, why: str) -> Change:
+    return Change("saved preferences", parameter.name, "delete_parameter", {"Name": parameter.name}, why)
+
+
+def _update(name: str, text: str) -> dict[str, Any]:
+    return {"Name": name, "Content": text, "DocumentVersion": "$LATEST", "DocumentFormat": "JSON"}
