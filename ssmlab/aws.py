@@ -70,11 +70,15 @@ def describe_all(client: Any, operation: str, key: str, **kwargs: Any) -> list[d
     return getattr(client, operation)(**kwargs).get(key, [])
 
 
-def only(items: list[dict[str, Any]], what: str, id_key: str) -> dict[str, Any] | None:
-    """The single resource a tag should identify; two of them mean someone copied tags by hand."""
+def only(items: list[dict[str, Any]], what: str, id_key: str, lab: Any) -> dict[str, Any] | None:
+    """The single resource a tag should identify; two mean the lab exists twice (two builds at once on two
+    machines, or tags copied by hand), and the build stops rather than pick one."""
     if len(items) > 1:
         ids = ", ".join(str(item.get(id_key)) for item in items)
-        raise LabError(f"found {len(items)} {what}s carrying the same lab tag ({ids}); delete the extra one")
+        raise LabError(
+            f"lab {lab.name} has {len(items)} {what}s carrying its tag ({ids}), so part of it exists twice and bills "
+            f"twice; remove the lab with `ssmlab cleanup --lab {lab.name} --region {lab.region}` and build it again"
+        )
     return items[0] if items else None
 
 

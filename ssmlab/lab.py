@@ -146,6 +146,19 @@ class Lab:
             )
         return session
 
+    @property
+    def create_attempts(self) -> int:
+        """Attempts in all for a create sent without botocore's retries (`idempotent.create_or_adopt`)."""
+        return 5 if self.is_emulator else 10
+
+    @cached_property
+    def _single_attempt_config(self):
+        """No automatic retry: for creates that AWS cannot de-duplicate (no ClientToken), retried by the kit
+        only after it has looked for what the lost attempt may have created."""
+        from botocore.config import Config
+
+        return self._client_config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
     @cached_property
     def _client_config(self):
         from botocore.config import Config
@@ -161,20 +174,25 @@ class Lab:
             )
         return Config(retries={"mode": "adaptive", "total_max_attempts": 10})
 
-    def client(self, service: str, region: str | None = None):
-        """A boto3 client with retries, for this lab's target (cached per service and region)."""
-        key = (service, region or self.region)
+    def client(self, service: str, region: str | None = None, *, retries: bool = True):
+        """A boto3 client for this lab's target (cached per service, region and retry behaviour): with
+        botocore's retries, or (`retries=False`) a single attempt per call for `idempotent.create_or_adopt`."""
+        key = (service, region or self.region, retries)
         cache = self.__dict__.setdefault("_clients", {})
         if key not in cache:
             client = self.session.client(
                 service,
                 region_name=key[1],
                 endpoint_url=self.endpoint_url,
-                config=self._client_config,
+                config=self._client_config if retries else self._single_attempt_config,
             )
             if self.is_emulator:
                 # The emulator's call log attributes each request to its lab (never sent to AWS).
                 client.meta.events.register("before-sign", self._mark_request)
+            if not retries:
+                from ssmlab.idempotent import mark_attempt
+
+                client.meta.events.register_last("request-created", mark_attempt)
             cache[key] = client
         return cache[key]
 

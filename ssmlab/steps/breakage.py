@@ -14,7 +14,7 @@ from ssmlab.aws import describe_all, explained, wait
 from ssmlab.errors import LabError
 from ssmlab.lab import Lab
 from ssmlab.steps import endpoints as endpoint_step
-from ssmlab.steps.instance import AL2023_PARAMETER, LIVE_STATES
+from ssmlab.steps.instance import AL2023_PARAMETER, LIVE_STATES, run_instance
 
 LATE_PROFILE_ROLE = "late-profile"
 """The Name-tag role of the extra instance launched without a profile (`<lab>-late-profile`)."""
@@ -88,13 +88,13 @@ def launch_without_profile(lab: Lab) -> str:
     with explained(f"reading the public parameter {AL2023_PARAMETER}"):
         image = lab.client("ssm").get_parameter(Name=AL2023_PARAMETER)["Parameter"]["Value"]
     with explained("launching an instance without an instance profile"):
-        instance_id = ec2.run_instances(
+        instance_id = run_instance(lab, "08's instance without a profile", dict(
             ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
             SubnetId=sorted(subnets, key=lambda s: s["AvailabilityZone"])[0]["SubnetId"],
             SecurityGroupIds=[group["GroupId"]],
             MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
             TagSpecifications=lab.tag_specifications("instance", LATE_PROFILE_ROLE),
-        )["Instances"][0]["InstanceId"]
+        ))["InstanceId"]
     wait(lab, "ec2", "instance_running", InstanceIds=[instance_id])
     return instance_id
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ssmlab.aws import describe_all, explained, only, wait_for_vpc_endpoints
+from ssmlab.idempotent import create_with_token
+from ssmlab.inventory import GONE_ENDPOINT_STATES
 from ssmlab.lab import Lab
 from ssmlab.steps.network import Network
 from ssmlab.steps.security_groups import SecurityGroups
 
 SESSION_MANAGER_SERVICES = ("ssm", "ssmmessages", "ec2messages")
+
 
 
 @dataclass(frozen=True)
@@ -80,18 +83,18 @@ def ensure_interface_endpoints(
     results = []
     for service in services:
         name = service_name(lab, service)
-        endpoint = only([e for e in existing if e["ServiceName"] == name], f"{service} endpoint", "VpcEndpointId")
+        endpoint = only([e for e in existing if e["ServiceName"] == name], f"{service} endpoint", "VpcEndpointId", lab)
         if endpoint is None:
             with explained(f"creating the {service} interface endpoint"):
-                endpoint = ec2.create_vpc_endpoint(
-                    VpcEndpointType="Interface",
-                    VpcId=network.vpc_id,
-                    ServiceName=name,
-                    SubnetIds=list(network.subnet_ids),
-                    SecurityGroupIds=[security_group_id],
-                    PrivateDnsEnabled=True,
-                    TagSpecifications=lab.tag_specifications("vpc-endpoint", f"{service}-endpoint"),
-                )["VpcEndpoint"]
+                endpoint = create_endpoint(lab, f"{service} interface endpoint", {
+                    "VpcEndpointType": "Interface",
+                    "VpcId": network.vpc_id,
+                    "ServiceName": name,
+                    "SubnetIds": list(network.subnet_ids),
+                    "SecurityGroupIds": [security_group_id],
+                    "PrivateDnsEnabled": True,
+                    "TagSpecifications": lab.tag_specifications("vpc-endpoint", f"{service}-endpoint"),
+                })
             created.append(endpoint["VpcEndpointId"])
         else:
             _converge(lab, endpoint, network, security_group_id)
@@ -139,6 +142,7 @@ def ensure_gateway_endpoint(lab: Lab, network: Network, service: str) -> tuple[s
             ),
             f"{service} gateway endpoint",
             "VpcEndpointId",
+            lab,
         )
     if endpoint is not None:
         if network.route_table_id not in endpoint.get("RouteTableIds", []):
@@ -146,11 +150,20 @@ def ensure_gateway_endpoint(lab: Lab, network: Network, service: str) -> tuple[s
                 ec2.modify_vpc_endpoint(VpcEndpointId=endpoint["VpcEndpointId"], AddRouteTableIds=[network.route_table_id])
         return endpoint["VpcEndpointId"], False
     with explained(f"creating the {service} gateway endpoint"):
-        endpoint = ec2.create_vpc_endpoint(
-            VpcEndpointType="Gateway",
-            VpcId=network.vpc_id,
-            ServiceName=name,
-            RouteTableIds=[network.route_table_id],
-            TagSpecifications=lab.tag_specifications("vpc-endpoint", f"{service}-gateway-endpoint"),
-        )["VpcEndpoint"]
+        endpoint = create_endpoint(lab, f"{service} gateway endpoint", {
+            "VpcEndpointType": "Gateway",
+            "VpcId": network.vpc_id,
+            "ServiceName": name,
+            "RouteTableIds": [network.route_table_id],
+            "TagSpecifications": lab.tag_specifications("vpc-endpoint", f"{service}-gateway-endpoint"),
+        })
     return endpoint["VpcEndpointId"], True
+
+
+def create_endpoint(lab: Lab, purpose: str, request: dict) -> dict:
+    """CreateVpcEndpoint with a client token (botocore fills none for it): a lost answer's retry, a re-run or
+    another machine gets the same endpoint, and a token whose endpoint was deleted is retired."""
+    return create_with_token(
+        lab, purpose, request, lab.client("ec2").create_vpc_endpoint,
+        alive=lambda answer: str(answer["VpcEndpoint"].get("State", "")).lower() not in GONE_ENDPOINT_STATES,
+    )["VpcEndpoint"]

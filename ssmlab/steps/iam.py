@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ssmlab.aws import explained, get_or_none, wait
+from botocore.exceptions import ClientError
+
+from ssmlab.aws import error_code, explained, get_or_none, wait
+from ssmlab.idempotent import create_or_adopt
 from ssmlab.lab import Lab
 
 CORE_POLICY = "AmazonSSMManagedInstanceCore"
@@ -53,18 +56,23 @@ def ensure(lab: Lab) -> InstanceRole:
     with explained(f"looking up the role {name}"):
         found = get_or_none(iam.get_role, RoleName=name)
     if found is None:
-        with explained(f"creating the role {name}"):
-            role = iam.create_role(
+        found, new = create_or_adopt(
+            lab, "iam", f"creating the role {name}",
+            lambda client: client.create_role(
                 RoleName=name,
                 Path=IAM_PATH,
                 AssumeRolePolicyDocument=json.dumps(EC2_TRUST_POLICY),
                 Description=f"ssmlab {lab.name}: lets the SSM Agent on the lab instance register with Systems Manager",
                 Tags=lab.tags("ssm-instance-role"),
-            )["Role"]
-        created.append(name)
+            ),
+            lambda: get_or_none(iam.get_role, RoleName=name),
+            exists=("EntityAlreadyExists",),
+        )
+        if new:
+            created.append(name)
         wait(lab, "iam", "role_exists", RoleName=name)
-    else:
-        role = found["Role"]
+    role = found["Role"]
+    if name not in created:  # a role found (or adopted) may have had its trust policy changed
         trust = role.get("AssumeRolePolicyDocument")
         if isinstance(trust, str):
             trust = json.loads(trust)
@@ -82,19 +90,27 @@ def ensure(lab: Lab) -> InstanceRole:
     with explained(f"looking up the instance profile {pname}"):
         found_profile = get_or_none(iam.get_instance_profile, InstanceProfileName=pname)
     if found_profile is None:
-        with explained(f"creating the instance profile {pname}"):
-            profile = iam.create_instance_profile(
-                InstanceProfileName=pname, Path=IAM_PATH, Tags=lab.tags("ssm-instance-profile")
-            )["InstanceProfile"]
-        created.append(pname)
+        found_profile, new = create_or_adopt(
+            lab, "iam", f"creating the instance profile {pname}",
+            lambda client: client.create_instance_profile(
+                InstanceProfileName=pname, Path=IAM_PATH, Tags=lab.tags("ssm-instance-profile")),
+            lambda: get_or_none(iam.get_instance_profile, InstanceProfileName=pname),
+            exists=("EntityAlreadyExists",),
+        )
+        if new:
+            created.append(pname)
         wait(lab, "iam", "instance_profile_exists", InstanceProfileName=pname)
-    else:
-        profile = found_profile["InstanceProfile"]
+    profile = found_profile["InstanceProfile"]
     roles_in_profile = {r["RoleName"] for r in profile.get("Roles", [])}
     if name not in roles_in_profile:
         with explained(f"adding {name} to {pname}"):
             for other in roles_in_profile:  # a profile holds one role at most
                 iam.remove_role_from_instance_profile(InstanceProfileName=pname, RoleName=other)
-            iam.add_role_to_instance_profile(InstanceProfileName=pname, RoleName=name)
+            try:
+                iam.add_role_to_instance_profile(InstanceProfileName=pname, RoleName=name)
+            except ClientError as error:  # LimitExceeded: a retry whose first attempt added it (or a race)
+                now_in = {r["RoleName"] for r in iam.get_instance_profile(InstanceProfileName=pname)["InstanceProfile"]["Roles"]}
+                if error_code(error) != "LimitExceeded" or name not in now_in:
+                    raise
     return InstanceRole(name, role["Arn"], pname, profile["Arn"], tuple(created))
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ssmlab.aws import describe_all, error_code, explain, explained, only, wait
 from ssmlab.errors import LabError
+from ssmlab.idempotent import create_with_token
 from ssmlab.lab import Lab
 from ssmlab.steps.iam import InstanceRole
 from ssmlab.steps.network import Network
@@ -21,6 +22,8 @@ from ssmlab.steps.security_groups import SecurityGroups
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 DEFAULT_INSTANCE_TYPE = "t3.micro"
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+ROLE = "instance"
+"""The lab's instance is tagged Name=<lab>-instance (08's extra instance has a Name of its own)."""
 # Right after an instance profile is created, EC2 may not see it yet (IAM is eventually
 # consistent) and RunInstances answers InvalidParameterValue; these are the waits between tries.
 PROFILE_PROPAGATION_BACKOFF = (2, 4, 8, 16, 16)
@@ -58,9 +61,10 @@ def ensure(
             ec2,
             "describe_instances",
             "Reservations",
-            Filters=[lab.tag_filter, {"Name": "instance-state-name", "Values": LIVE_STATES}],
+            Filters=[lab.tag_filter, {"Name": "tag:Name", "Values": [f"{lab.name}-{ROLE}"]},
+                     {"Name": "instance-state-name", "Values": LIVE_STATES}],
         )
-    found = only([i for r in reservations for i in r["Instances"]], "instance", "InstanceId")
+    found = only([i for r in reservations for i in r["Instances"]], "instance", "InstanceId", lab)
     if found is None:
         found = _launch(lab, network, groups, role, instance_type, sleep)
         created.append(found["InstanceId"])
@@ -113,13 +117,13 @@ def _launch(
                 "Ebs": {"Encrypted": True, "VolumeType": "gp3", "DeleteOnTermination": True, **size},
             }
         ],
-        TagSpecifications=lab.tag_specifications("instance", "instance") + lab.tag_specifications("volume", "root"),
+        TagSpecifications=lab.tag_specifications("instance", ROLE) + lab.tag_specifications("volume", "root"),
     )
     from botocore.exceptions import ClientError
 
     for delay in (*PROFILE_PROPAGATION_BACKOFF, None):
         try:
-            return ec2.run_instances(**request)["Instances"][0]
+            return run_instance(lab, "the lab's instance", request)
         except ClientError as error:
             if delay is None or not _profile_not_propagated(error):
                 raise explain(error, "launching the instance") from error
@@ -130,3 +134,13 @@ def _launch(
 def _profile_not_propagated(error: Exception) -> bool:
     message = getattr(error, "response", {}).get("Error", {}).get("Message", "")
     return error_code(error) == "InvalidParameterValue" and "iamInstanceProfile" in message.replace(" ", "")
+
+
+def run_instance(lab: Lab, purpose: str, request: dict) -> dict:
+    """RunInstances with a client token of the kit's own, the same for the same lab and request on any machine:
+    a retry after a lost answer, a re-run or another machine gets this instance, not a second one. A token
+    whose instance was terminated since (AWS keeps it bound for at least 24 hours) is retired."""
+    return create_with_token(
+        lab, purpose, request, lab.client("ec2").run_instances,
+        alive=lambda answer: answer["Instances"][0]["State"]["Name"] in LIVE_STATES,
+    )["Instances"][0]

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ssmlab import addressing
 from botocore.exceptions import ClientError
 
+from ssmlab import addressing
 from ssmlab.aws import describe_all, error_code, explained, only, wait
 from ssmlab.errors import BadInput, LabError
+from ssmlab.idempotent import create_or_adopt, create_with_token
 from ssmlab.lab import Lab
 
 
@@ -59,14 +60,21 @@ def ensure(
     ec2 = lab.client("ec2")
     created: list[str] = []
 
-    with explained("looking up the lab's VPC"):
-        vpc = only(describe_all(ec2, "describe_vpcs", "Vpcs", Filters=[lab.tag_filter]), "VPC", "VpcId")
+    def find_vpc() -> dict | None:
+        with explained("looking up the lab's VPC"):
+            return only(describe_all(ec2, "describe_vpcs", "Vpcs", Filters=[lab.tag_filter]), "VPC", "VpcId", lab)
+
+    vpc = find_vpc()
     if vpc is None:
-        with explained("creating the VPC"):
-            vpc = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=lab.tag_specifications("vpc", "vpc"))["Vpc"]
-        created.append(vpc["VpcId"])
+        vpc, new = create_or_adopt(
+            lab, "ec2", "creating the VPC",
+            lambda client: client.create_vpc(CidrBlock=cidr, TagSpecifications=lab.tag_specifications("vpc", "vpc"))["Vpc"],
+            find_vpc,
+        )
+        if new:
+            created.append(vpc["VpcId"])
         wait(lab, "ec2", "vpc_available", VpcIds=[vpc["VpcId"]])
-    elif vpc["CidrBlock"] != cidr:
+    if vpc["CidrBlock"] != cidr:
         raise BadInput(
             f"invalid VPC CIDR {cidr!r}: lab {lab.name!r} already has {vpc['VpcId']} with {vpc['CidrBlock']}; "
             f"pass --cidr {vpc['CidrBlock']} or clean the lab up first"
@@ -112,17 +120,29 @@ def _ensure_subnets(lab: Lab, vpc_id: str, zones: list[str], blocks: list[str], 
         subnet = by_zone.get(zone)
         if subnet is None:
             suffix = zone[len(lab.region) :] or zone
-            with explained(f"creating the private subnet {block} in {zone}"):
-                subnet = ec2.create_subnet(
+            subnet, new = create_or_adopt(
+                lab, "ec2", f"creating the private subnet {block} in {zone}",
+                lambda client: client.create_subnet(
                     VpcId=vpc_id,
                     CidrBlock=block,
                     AvailabilityZone=zone,
                     TagSpecifications=lab.tag_specifications("subnet", f"private-{suffix}"),
-                )["Subnet"]
-            created.append(subnet["SubnetId"])
+                )["Subnet"],
+                lambda: _lab_subnet(lab, vpc_id, zone),
+                exists=("InvalidSubnet.Conflict",),  # a retry whose first attempt created it
+            )
+            if new:
+                created.append(subnet["SubnetId"])
             wait(lab, "ec2", "subnet_available", SubnetIds=[subnet["SubnetId"]])
         subnets.append(subnet)
     return subnets
+
+
+def _lab_subnet(lab: Lab, vpc_id: str, zone: str) -> dict | None:
+    with explained(f"looking up the lab's subnet in {zone}"):
+        found = describe_all(lab.client("ec2"), "describe_subnets", "Subnets", Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "availability-zone", "Values": [zone]}, lab.tag_filter])
+    return only(found, "subnet", "SubnetId", lab)
 
 
 def _ensure_route_table(lab: Lab, vpc_id: str, subnet_ids: list[str], created: list[str]) -> str:
@@ -138,12 +158,16 @@ def _ensure_route_table(lab: Lab, vpc_id: str, subnet_ids: list[str], created: l
             ),
             "route table",
             "RouteTableId",
+            lab,
         )
     if table is None:
         with explained("creating the private route table"):
-            table = ec2.create_route_table(
-                VpcId=vpc_id, TagSpecifications=lab.tag_specifications("route-table", "private-rt")
-            )["RouteTable"]
+            answer = create_with_token(
+                lab, "private route table",
+                {"VpcId": vpc_id, "TagSpecifications": lab.tag_specifications("route-table", "private-rt")},
+                ec2.create_route_table, alive=lambda answer: _exists(lab, answer["RouteTable"]["RouteTableId"]),
+            )
+        table = answer["RouteTable"]
         created.append(table["RouteTableId"])
     associated = {a.get("SubnetId") for a in table.get("Associations", [])}
     for subnet_id in subnet_ids:
@@ -159,6 +183,16 @@ def _ensure_route_table(lab: Lab, vpc_id: str, subnet_ids: list[str], created: l
     return table["RouteTableId"]
 
 
+def _exists(lab: Lab, route_table_id: str) -> bool:
+    """A route table has no deleted state: a token that names a deleted one answers with an id that is gone."""
+    from ssmlab.aws import get_or_none
+
+    with explained(f"looking up the route table {route_table_id}"):
+        found = get_or_none(lab.client("ec2").describe_route_tables, missing=("InvalidRouteTableID.NotFound",),
+                            RouteTableIds=[route_table_id])
+    return bool(found and found.get("RouteTables"))
+
+
 def _move_subnet(lab: Lab, subnet_id: str, route_table_id: str) -> None:
     ec2 = lab.client("ec2")
     tables = describe_all(
@@ -167,6 +201,8 @@ def _move_subnet(lab: Lab, subnet_id: str, route_table_id: str) -> None:
     for table in tables:
         for association in table.get("Associations", []):
             if association.get("SubnetId") == subnet_id:
+                if table["RouteTableId"] == route_table_id:  # a retry of an association that went through
+                    return
                 ec2.replace_route_table_association(
                     AssociationId=association["RouteTableAssociationId"], RouteTableId=route_table_id
                 )

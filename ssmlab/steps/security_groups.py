@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ssmlab.aws import describe_all, explained
+from ssmlab.aws import describe_all, explained, get_or_none
+from ssmlab.idempotent import create_or_adopt
 from ssmlab.lab import Lab
 from ssmlab.steps.network import Network
 
@@ -57,11 +58,11 @@ def ensure_https_rule(
     ec2 = lab.client("ec2")
     authorize = ec2.authorize_security_group_ingress if direction == "ingress" else ec2.authorize_security_group_egress
     with explained(f"allowing {description} ({direction} of {group['GroupName']})"):
-        authorize(
-            GroupId=group["GroupId"],
-            IpPermissions=[{**HTTPS, **peer}],
-            TagSpecifications=lab.tag_specifications("security-group-rule", role),
-        )
+        # Duplicate: the rule is there already (a retry whose first attempt went through, or another build).
+        get_or_none(authorize, missing=("InvalidPermission.Duplicate",),
+                    GroupId=group["GroupId"],
+                    IpPermissions=[{**HTTPS, **peer}],
+                    TagSpecifications=lab.tag_specifications("security-group-rule", role))
 
 
 def ensure(lab: Lab, network: Network) -> SecurityGroups:
@@ -102,20 +103,33 @@ def _group(
     name = f"{lab.name}-{role}"
     if name in by_name:
         return by_name[name]
-    ec2 = lab.client("ec2")
-    with explained(f"creating the security group {name}"):
-        group_id = ec2.create_security_group(
+
+    def find() -> dict[str, Any] | None:
+        with explained(f"looking up the security group {name}"):
+            found = describe_all(lab.client("ec2"), "describe_security_groups", "SecurityGroups", Filters=[
+                {"Name": "vpc-id", "Values": [network.vpc_id]}, {"Name": "group-name", "Values": [name]}])
+        return found[0] if found else None
+
+    group, new = create_or_adopt(
+        lab, "ec2", f"creating the security group {name}",
+        lambda client: client.create_security_group(
             GroupName=name,
             Description=description,
             VpcId=network.vpc_id,
             TagSpecifications=lab.tag_specifications("security-group", role),
-        )["GroupId"]
-    created.append(group_id)
+        ),
+        find,
+        exists=("InvalidGroup.Duplicate",),  # names are unique in a VPC: it is there already
+    )
+    if not new:
+        return group
+    created.append(group["GroupId"])
     # A new group comes with AWS's default allow-all egress rule, which the caller revokes.
-    return {"GroupId": group_id, "GroupName": name, "IpPermissions": [], "IpPermissionsEgress": [ALLOW_ALL_EGRESS]}
+    return {"GroupId": group["GroupId"], "GroupName": name, "IpPermissions": [], "IpPermissionsEgress": [ALLOW_ALL_EGRESS]}
 
 
 def _revoke_allow_all_egress(lab: Lab, group: dict[str, Any]) -> None:
     if has_rule(group.get("IpPermissionsEgress", []), "-1", None, "0.0.0.0/0"):
         with explained(f"revoking the default allow-all egress of {group['GroupName']}"):
-            lab.client("ec2").revoke_security_group_egress(GroupId=group["GroupId"], IpPermissions=[ALLOW_ALL_EGRESS])
+            get_or_none(lab.client("ec2").revoke_security_group_egress, missing=("InvalidPermission.NotFound",),
+                        GroupId=group["GroupId"], IpPermissions=[ALLOW_ALL_EGRESS])
