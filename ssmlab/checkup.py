@@ -6,7 +6,7 @@ of API calls does not grow with the number of instances, rules or endpoints.
 
 from __future__ import annotations
 
-from ssmlab import doctor, inventory, policy
+from ssmlab import doctor, inventory, policy, status
 from ssmlab.lab import Lab
 
 
@@ -21,13 +21,14 @@ def checkup(lab: Lab, instance_id: str | None = None) -> list[doctor.Diagnosis]:
         ),))]
     running = [i for i in ids if (state.instance(i) is not None and state.instance(i).state == "running")]
     nodes = inventory.node_facts(lab, running) if running else {}
-    preferences = inventory.session_preferences(lab)
+    preferences = state.session_preferences if state.lab else inventory.session_preferences(lab)  # a lab's snapshot has it
     dhmc_role = inventory.default_host_management_role(lab)
     simulated = _simulations(lab, state, running)
+    twice = () if instance_id else tuple(status.duplicates(state))  # a lab's own checkup
     return [
         doctor.diagnose(
             state, i, node=nodes.get(i), preferences=preferences, dhmc_role=dhmc_role,
-            simulated_missing=simulated.get(i),
+            simulated_missing=simulated.get(i), duplicates=twice,
         )
         for i in ids
     ]

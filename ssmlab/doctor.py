@@ -28,6 +28,8 @@ Finding codes (stable; also listed in the README):
   NOT_MANAGED                   error    Systems Manager does not list the instance as a managed node
   CONNECTION_LOST               error    the node stopped pinging
   REBOOT_RECOMMENDED            warning  everything checks out, yet the node is not managed
+  AGENT_STARTING                warning  the instance is still booting (status checks initializing): wait
+  DUPLICATE_RESOURCES           warning  part of the lab exists twice (and bills twice)
   SESSION_LOGGING_UNREACHABLE   error    preferences name a log group or bucket the agent cannot write to
   S3_GATEWAY_MISSING            info     AL2023 package repositories and agent updates need S3
 """
@@ -49,6 +51,7 @@ CODES = {
     "ENDPOINT_SG_BLOCKS_HTTPS": ERROR, "INSTANCE_SG_BLOCKS_HTTPS": ERROR, "NACL_BLOCKS_HTTPS": ERROR,
     "EC2MESSAGES_ENDPOINT_NEEDED": ERROR, "NOT_MANAGED": ERROR, "CONNECTION_LOST": ERROR,
     "REBOOT_RECOMMENDED": WARNING, "SESSION_LOGGING_UNREACHABLE": ERROR, "S3_GATEWAY_MISSING": INFO,
+    "AGENT_STARTING": WARNING, "DUPLICATE_RESOURCES": WARNING,
 }
 CORE_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 DHMC_MIN_AGENT = (3, 2, 582, 0)  # FACTS.md: Default Host Management Configuration needs agent >= 3.2.582.0
@@ -108,9 +111,11 @@ def diagnose(
     preferences: dict | None = None,
     dhmc_role: str | None = None,
     simulated_missing: tuple[str, ...] | None = None,
+    duplicates: tuple = (),
 ) -> Diagnosis:
     """Every finding for one instance. `node` is Systems Manager's view (None: not asked);
-    `simulated_missing` is what iam:SimulatePrincipalPolicy denied (None: not simulated)."""
+    `simulated_missing` is what iam:SimulatePrincipalPolicy denied (None: not simulated); `duplicates` are the
+    parts of the instance's lab that exist twice (`status.duplicates`)."""
     managed = None if node is None else node.ping_status == "Online"
     instance = state.instance(instance_id)
     if instance is None:
@@ -136,7 +141,10 @@ def diagnose(
     findings += _network(state, instance, paths, version)
     findings += _logging(state, instance, preferences)
     findings += _s3(state, instance)
-    findings += _registration(instance, node, findings)
+    findings += _registration(state, instance, node, findings)
+    findings += [_finding("DUPLICATE_RESOURCES", d.ids[0], f"lab {state.lab} has {d.describe()}: that part of the lab "
+                          "exists twice, and every copy bills", f"ssmlab cleanup --lab {state.lab} --region "
+                          f"{state.region} (it removes every copy), then build again") for d in duplicates]
     iam_method = (
         "iam:SimulatePrincipalPolicy" if simulated_missing is not None
         else "the role's policy documents, evaluated by ssmlab.policy (iam:SimulatePrincipalPolicy was not available)"
@@ -386,11 +394,19 @@ def _s3_gateway(state: LabState, instance: Instance) -> str:
             f"--vpc-id {instance.vpc_id} --route-table-ids {table.route_table_id if table else 'ROUTE_TABLE_ID'}")
 
 
-def _registration(instance: Instance, node: NodeFacts | None, findings: list[Finding]) -> list[Finding]:
+def _registration(state: LabState, instance: Instance, node: NodeFacts | None, findings: list[Finding]) -> list[Finding]:
     if node is None:
         return []
     iid = instance.instance_id
     blocking = [f for f in findings if f.severity == ERROR]
+    if node.ping_status is None and not blocking and node.status_check == "initializing":
+        return [_finding(
+            "AGENT_STARTING", iid,
+            f"{iid} is still booting (its EC2 status checks read initializing): the SSM Agent starts as the "
+            "operating system comes up, then registers within seconds; every check the doctor can make passes",
+            f"wait, then ask again: ssmlab doctor {f'--lab {state.lab}' if state.lab else f'--instance-id {iid}'} "
+            f"--region {state.region}",
+        )]
     if node.ping_status is None:
         out = [_finding("NOT_MANAGED", iid, f"Systems Manager does not list {iid} as a managed node",
                         "fix the errors above" if blocking else f"aws ec2 reboot-instances --instance-ids {iid}")]

@@ -252,6 +252,7 @@ class LabState:
     instances: tuple[Instance, ...] = ()
     instance_profiles: tuple[InstanceProfile, ...] = ()
     roles: tuple[Role, ...] = ()
+    session_preferences: dict | None = None  # the region's preferences' inputs (read for a lab's snapshot only)
     taken_at: datetime | None = None
 
     def instance(self, instance_id: str) -> Instance | None:
@@ -322,7 +323,8 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
             vpcs = describe_all(ec2, "describe_vpcs", "Vpcs", Filters=[lab.tag_filter])
     vpc_ids = [v["VpcId"] for v in vpcs]
     if not vpc_ids:
-        return _read_iam(lab, LabState(region=lab.region, lab=lab_name, taken_at=datetime.now(timezone.utc)), [], instance_id)
+        return _for_lab(lab, _read_iam(
+            lab, LabState(region=lab.region, lab=lab_name, taken_at=datetime.now(timezone.utc)), [], instance_id))
 
     by_vpc = [{"Name": "vpc-id", "Values": vpc_ids}]
     with explained("reading the network"):
@@ -362,7 +364,12 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
         images=images,
         taken_at=datetime.now(timezone.utc),
     )
-    return _read_iam(lab, state, instances, instance_id)
+    return _for_lab(lab, _read_iam(lab, state, instances, instance_id))
+
+
+def _for_lab(lab: Lab, state: LabState) -> LabState:
+    """A lab's snapshot also says whose the region's Session Manager preferences are (status checks them)."""
+    return replace(state, session_preferences=session_preferences(lab)) if state.lab else state
 
 
 def _images(ec2: Any, instances: list[dict]) -> tuple[Image, ...]:
@@ -679,6 +686,7 @@ class NodeFacts:
     agent_version: str | None = None
     platform: str = ""
     last_ping: datetime | None = None
+    status_check: str | None = None  # EC2's instance status check: "initializing" while the instance boots
 
 
 def _unknown_on_refusal(call: Any, **kwargs: Any) -> Any:
@@ -694,9 +702,16 @@ def _unknown_on_refusal(call: Any, **kwargs: Any) -> Any:
 
 
 def node_facts(lab: Lab, instance_ids: list[str]) -> dict[str, NodeFacts]:
-    """One DescribeInstanceInformation per 50 instances (the filter's limit)."""
-    ssm = lab.client("ssm")
-    facts = {i: NodeFacts(i, None) for i in instance_ids}
+    """One DescribeInstanceInformation per 50 instances (the filter's limit), and their EC2 status checks
+    (one DescribeInstanceStatus per 100) — `initializing` tells an instance that is still booting."""
+    ssm, ec2 = lab.client("ssm"), lab.client("ec2")
+    checks: dict[str, str] = {}
+    for start in range(0, len(instance_ids), 100):
+        with explained("reading the instances' status checks"):
+            for item in describe_all(ec2, "describe_instance_status", "InstanceStatuses",
+                                     InstanceIds=instance_ids[start : start + 100], IncludeAllInstances=True):
+                checks[item["InstanceId"]] = (item.get("InstanceStatus") or {}).get("Status")
+    facts = {i: NodeFacts(i, None, status_check=checks.get(i)) for i in instance_ids}
     for start in range(0, len(instance_ids), 50):
         chunk = instance_ids[start : start + 50]
         with explained("asking Systems Manager which instances are managed nodes"):
@@ -708,6 +723,7 @@ def node_facts(lab: Lab, instance_ids: list[str]) -> dict[str, NodeFacts]:
             facts[item["InstanceId"]] = NodeFacts(
                 item["InstanceId"], item.get("PingStatus"), item.get("AgentVersion"),
                 f"{item.get('PlatformName', '')} {item.get('PlatformVersion', '')}".strip(), item.get("LastPingDateTime"),
+                checks.get(item["InstanceId"]),
             )
     return facts
 
@@ -839,6 +855,7 @@ class LabResources:
     bucket: Bucket | None = None
     preferences: PreferencesDocument | None = None
     backup_parameter: Parameter | None = None
+    saved_preferences: tuple[Parameter, ...] = ()  # every lab's saved copy (preferences.removal reads the chain)
 
     @property
     def empty(self) -> bool:
@@ -899,8 +916,9 @@ def lab_resources(lab: Lab) -> LabResources:
         roles=roles,
         log_group=_lab_log_group(lab, session_logging.log_group_name(lab)),
         bucket=_lab_bucket(lab, session_logging.bucket_name(lab)),
-        preferences=_lab_preferences(lab, session_logging.PREFERENCES_DOCUMENT),
+        preferences=preferences_document(lab),
         backup_parameter=_lab_parameter(lab, session_logging.backup_parameter(lab)),
+        saved_preferences=saved_preferences(lab),
     )
 
 
@@ -926,10 +944,12 @@ def lab_iam_names(lab: Lab, path: str) -> tuple[list[str], list[str]]:
     iam = lab.client("iam")
     prefix = f"{lab.name}-"
     with explained(f"listing the IAM roles and instance profiles under {path}"):
+        # The path is checked again here: a role or profile of the learner's own elsewhere is never the kit's,
+        # whatever its name, even from an API that ignored PathPrefix.
         roles = [r["RoleName"] for r in describe_all(iam, "list_roles", "Roles", PathPrefix=path)
-                 if r["RoleName"].startswith(prefix)]
+                 if r["RoleName"].startswith(prefix) and r.get("Path", path).startswith(path)]
         profiles = [p["InstanceProfileName"] for p in describe_all(iam, "list_instance_profiles", "InstanceProfiles", PathPrefix=path)
-                    if p["InstanceProfileName"].startswith(prefix)]
+                    if p["InstanceProfileName"].startswith(prefix) and p.get("Path", path).startswith(path)]
     return roles, profiles
 
 
@@ -940,7 +960,7 @@ def _lab_iam(lab: Lab, path: str) -> tuple[tuple[IamRole, ...], tuple[IamProfile
     roles: list[IamRole] = []
     for name in role_names:
         raw = _iam_get(iam.get_role, "Role", RoleName=name)
-        tags = _tags(raw or {}) or _tags({"Tags": (get_or_none(iam.list_role_tags, RoleName=name) or {}).get("Tags", [])})
+        tags = _tags(raw or {}) or _tags({"Tags": (_tag_list(iam.list_role_tags, RoleName=name) or {}).get("Tags", [])})
         if raw is None or not has_lab_tag(tags, lab.name):
             continue
         with explained(f"reading the policies of the role {name}"):
@@ -953,12 +973,17 @@ def _lab_iam(lab: Lab, path: str) -> tuple[tuple[IamRole, ...], tuple[IamProfile
         if raw is None:
             continue
         tags = _tags(raw) or _tags(
-            {"Tags": (get_or_none(iam.list_instance_profile_tags, InstanceProfileName=name) or {}).get("Tags", [])}
+            {"Tags": (_tag_list(iam.list_instance_profile_tags, InstanceProfileName=name) or {}).get("Tags", [])}
         )
         if not has_lab_tag(tags, lab.name):
             continue
         profiles.append(IamProfile(name, raw["Arn"], tuple(r["RoleName"] for r in raw.get("Roles", [])), raw.get("CreateDate"), tags))
     return tuple(roles), tuple(profiles)
+
+
+def _tag_list(call: Any, **kwargs: Any) -> dict | None:
+    """A tag listing that is gone, refused or not emulated means 'no tags we can see': never the lab's."""
+    return _unknown_on_refusal(lambda **kw: get_or_none(call, **kw), **kwargs)
 
 
 def _lab_log_group(lab: Lab, name: str) -> LogGroup | None:
@@ -988,7 +1013,11 @@ def _lab_bucket(lab: Lab, name: str) -> Bucket | None:
     return Bucket(name, tags, tuple(versions))
 
 
-def _lab_preferences(lab: Lab, name: str) -> PreferencesDocument | None:
+def preferences_document(lab: Lab) -> PreferencesDocument | None:
+    """The region's Session Manager preferences document (whoever set it), with its tags."""
+    from ssmlab.preferences import DOCUMENT
+
+    name = DOCUMENT
     ssm = lab.client("ssm")
     with explained(f"reading the Session Manager preferences {name}"):
         document = get_or_none(ssm.get_document, missing=("InvalidDocument",), Name=name, DocumentFormat="JSON")
@@ -1007,3 +1036,12 @@ def _lab_parameter(lab: Lab, name: str) -> Parameter | None:
         tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
     parameter = Parameter(name, found["Parameter"]["Value"], _tags({"Tags": tags}))
     return parameter if has_lab_tag(parameter.tags, lab.name) else None
+
+
+def saved_preferences(lab: Lab) -> tuple[Parameter, ...]:
+    """Every lab's saved copy of the preferences it replaced (`preferences.SAVED_PATH`), in one paginated call."""
+    from ssmlab.preferences import SAVED_PATH
+
+    with explained(f"reading the labs' saved Session Manager preferences under {SAVED_PATH}"):
+        found = describe_all(lab.client("ssm"), "get_parameters_by_path", "Parameters", Path=SAVED_PATH, Recursive=True)
+    return tuple(sorted((Parameter(p["Name"], p["Value"]) for p in found), key=lambda p: p.name))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ssmlab.inventory import LabState, has_lab_tag
+from ssmlab import preferences
+from ssmlab.inventory import GONE_ENDPOINT_STATES, LabState, has_lab_tag
 
-COMPLETE, PARTIAL, MISSING = "complete", "partial", "missing"
+COMPLETE, PARTIAL, MISSING, DUPLICATE = "complete", "partial", "missing", "duplicate"
+RUNNING_OR_STOPPED = ("pending", "running", "stopping", "stopped")  # an instance on its way out is no duplicate
 
 
 @dataclass(frozen=True)
@@ -23,8 +25,49 @@ def _mine(tags, lab: str | None) -> bool:
     return lab is None or has_lab_tag(tags, lab)
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """One part of the lab that exists more than once (two builds at once on two machines, or copied tags)."""
+
+    step: str
+    what: str  # "VPC", "subnet in ap-northeast-1a", "ssm interface endpoint", "instance demo-instance", ...
+    ids: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{len(self.ids)} x {self.what} ({', '.join(self.ids)})"
+
+
+def duplicates(state: LabState) -> list[Duplicate]:
+    """What of the lab exists twice or more: each copy bills (endpoints by the hour) and confuses every later step."""
+    lab = state.lab
+    live = [e for e in state.endpoints if _mine(e.tags, lab) and e.state.lower() not in GONE_ENDPOINT_STATES]
+    groups: list[tuple[str, str, list[tuple[str, str]]]] = [
+        ("network", "VPC", [("", v.vpc_id) for v in state.vpcs if _mine(v.tags, lab)]),
+        ("network", "subnet", [(f" in {s.az}", s.subnet_id) for s in state.subnets if _mine(s.tags, lab)]),
+        ("network", "route table", [(f" {_name(t.tags)}", t.route_table_id) for t in state.route_tables
+                                    if _mine(t.tags, lab) and not t.main]),
+        ("security-groups", "security group", [(f" {g.name}", g.group_id) for g in state.security_groups
+                                               if _mine(g.tags, lab) and g.name != "default"]),
+        ("endpoints", "endpoint", [(f" {e.service} ({e.endpoint_type.lower()})", e.endpoint_id) for e in live]),
+        ("instance", "instance", [(f" {_name(i.tags)}", i.instance_id) for i in state.instances
+                                  if _mine(i.tags, lab) and i.state in RUNNING_OR_STOPPED]),
+    ]
+    found = []
+    for step, what, items in groups:
+        by_key: dict[str, list[str]] = {}
+        for key, resource_id in items:
+            by_key.setdefault(key, []).append(resource_id)
+        found += [Duplicate(step, f"{what}{key}", tuple(sorted(ids))) for key, ids in by_key.items() if len(ids) > 1]
+    return found
+
+
+def _name(tags) -> str:
+    return dict(tags).get("Name", "")
+
+
 def lab_status(state: LabState) -> list[StepStatus]:
-    """One line per build step, judged from the resources that carry the lab's tag."""
+    """One line per build step, judged from the resources that carry the lab's tag; a step that exists twice
+    is marked `duplicate`, with what to do about it."""
     lab = state.lab
     vpcs = [v for v in state.vpcs if _mine(v.tags, lab)]
     subnets = [s for s in state.subnets if _mine(s.tags, lab)]
@@ -32,14 +75,25 @@ def lab_status(state: LabState) -> list[StepStatus]:
     groups = {g.name: g for g in state.security_groups if _mine(g.tags, lab)}
     endpoints = [e for e in state.endpoints if _mine(e.tags, lab) and e.state not in ("deleted", "deleting")]
     instances = [i for i in state.instances if _mine(i.tags, lab)]
-    return [
+    steps = [
         _network(vpcs, subnets, tables),
         _security_groups(groups, lab),
         _endpoints(endpoints),
         _iam(state),
         _instance(instances),
-        _session_logging(endpoints),
+        _session_logging(endpoints, lab, state.session_preferences),
     ]
+    twice = duplicates(state)
+    return [_marked(s, [d for d in twice if d.step == s.step], lab, state.region) for s in steps]
+
+
+def _marked(step: StepStatus, twice: list[Duplicate], lab: str | None, region: str) -> StepStatus:
+    if not twice:
+        return step
+    remedy = f"`ssmlab cleanup --lab {lab} --region {region}` removes all of them; then build again" if lab else \
+        "remove the extra copies"
+    listed = "; ".join(d.describe() for d in twice)
+    return StepStatus(step.step, DUPLICATE, f"exists twice, and bills twice: {listed}; {remedy}; {step.detail}")
 
 
 def _network(vpcs, subnets, tables) -> StepStatus:
@@ -104,10 +158,19 @@ def _instance(instances) -> StepStatus:
     return StepStatus("instance", COMPLETE if i.state == "running" else PARTIAL, detail)
 
 
-def _session_logging(endpoints) -> StepStatus:
+def _session_logging(endpoints, lab: str | None, inputs: dict | None) -> StepStatus:
+    """Complete when the lab's endpoints exist and the region's preferences send transcripts to this lab."""
     logs = [e for e in endpoints if e.service == "logs"]
     s3 = [e for e in endpoints if e.service == "s3" and e.endpoint_type == "Gateway"]
     parts = [f"logs endpoint {e.endpoint_id}" for e in logs] + [f"S3 gateway endpoint {e.endpoint_id}" for e in s3]
     if not parts:
         return StepStatus("session-logging", MISSING, "not set up (optional)")
-    return StepStatus("session-logging", COMPLETE, "; ".join(parts))
+    if lab is None:  # a VPC read on its own: the region's preferences are not a lab's business
+        return StepStatus("session-logging", COMPLETE, "; ".join(parts))
+    whose = preferences.set_by({"inputs": inputs}) if inputs is not None else None
+    if whose == lab:
+        return StepStatus("session-logging", COMPLETE, "; ".join(parts + [f"{preferences.DOCUMENT}: this lab's"]))
+    held = ("absent: sessions are not logged" if inputs is None else
+            f"lab {whose}'s: sessions are logged there" if whose else "not the lab's: sessions are logged elsewhere")
+    return StepStatus("session-logging", PARTIAL, "; ".join(parts + [
+        f"{preferences.DOCUMENT} {held} (`ssmlab build --lab {lab} --session-logging` sets this lab's)"]))

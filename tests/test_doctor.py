@@ -143,6 +143,32 @@ def test_not_managed_with_every_check_passing_recommends_a_reboot():
     assert "credential refresher" in reboot.message and "aws ec2 reboot-instances --instance-ids i-1" in reboot.fix
 
 
+def test_an_instance_still_booting_is_waited_for_not_rebooted():
+    booting = NodeFacts("i-1", None, status_check="initializing")
+    diagnosis = diagnose(private_lab(), "i-1", node=booting)
+    assert diagnosis.ok and diagnosis.managed is False
+    assert diagnosis.codes("warning") == ["AGENT_STARTING"]
+    starting = next(f for f in diagnosis.findings if f.code == "AGENT_STARTING")
+    assert "still booting" in starting.message and starting.fix.startswith("wait")
+    assert "reboot" not in starting.fix
+    # once booted (status checks ok), the same silence means the agent gave up or sleeps: reboot
+    booted = diagnose(private_lab(), "i-1", node=NodeFacts("i-1", None, status_check="ok"))
+    assert booted.codes("error") == ["NOT_MANAGED"] and "REBOOT_RECOMMENDED" in booted.codes("warning")
+    # and a real cause is named even while it boots
+    broken = diagnose(groups(private_lab(), sg("sg-instance")), "i-1", node=booting)
+    assert "AGENT_STARTING" not in broken.codes(None) and "INSTANCE_SG_BLOCKS_HTTPS" in broken.codes("error")
+
+
+def test_a_duplicate_part_of_the_lab_is_a_warning_with_the_cleanup_command():
+    from ssmlab.status import Duplicate
+
+    twice = (Duplicate("network", "VPC", ("vpc-1", "vpc-2")),)
+    diagnosis = diagnose(replace(private_lab(), lab="lab"), "i-1", node=ONLINE, duplicates=twice)
+    finding = next(f for f in diagnosis.findings if f.code == "DUPLICATE_RESOURCES")
+    assert finding.severity == "warning" and "2 x VPC (vpc-1, vpc-2)" in finding.message
+    assert finding.fix.startswith("ssmlab cleanup --lab lab")
+
+
 def test_not_managed_with_a_cause_does_not_recommend_a_reboot():
     diagnosis = diagnose(groups(private_lab(), sg("sg-instance")), "i-1", node=NOT_REGISTERED)
     assert "REBOOT_RECOMMENDED" not in diagnosis.codes(None)

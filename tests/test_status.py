@@ -1,5 +1,8 @@
 """`ssmlab status` is a pure function of a hand-built LabState."""
 
+from dataclasses import replace
+
+from ssmlab import preferences
 from ssmlab.inventory import (
     Imds, Instance, InstanceProfile, LabState, Policy, Role, RouteTable, Route, SecurityGroup, Subnet, Vpc, VpcEndpoint,
 )
@@ -97,9 +100,35 @@ def test_stopped_instance_and_missing_profile_role_are_partial():
     assert s["iam"].status == "partial" and "no role" in s["iam"].detail
 
 
-def test_session_logging_endpoints_are_reported():
-    state = complete_state(endpoints=complete_state().endpoints + (endpoint("logs"), endpoint("s3", kind="Gateway")))
-    assert statuses(state)["session-logging"] == "complete"
+def test_session_logging_is_complete_only_while_the_regions_preferences_are_the_labs():
+    endpoints = complete_state().endpoints + (endpoint("logs"), endpoint("s3", kind="Gateway"))
+    mine = preferences.content("/ssmlab/demo/sessions", None)["inputs"]
+    assert statuses(complete_state(endpoints=endpoints, session_preferences=mine))["session-logging"] == "complete"
+    theirs = preferences.content("/ssmlab/other/sessions", None)["inputs"]
+    s = {x.step: x for x in lab_status(complete_state(endpoints=endpoints, session_preferences=theirs))}
+    assert s["session-logging"].status == "partial" and "lab other's" in s["session-logging"].detail
+    gone = {x.step: x for x in lab_status(complete_state(endpoints=endpoints))}
+    assert gone["session-logging"].status == "partial" and "sessions are not logged" in gone["session-logging"].detail
+
+
+def test_a_lab_that_exists_twice_is_marked_duplicate_with_the_way_out():
+    base = complete_state()
+    twice = complete_state(
+        vpcs=base.vpcs + (Vpc("vpc-2", "10.0.0.0/16", True, True, tags=LAB),),
+        instances=base.instances + (replace(base.instances[0], instance_id="i-2"),),
+        endpoints=base.endpoints + (replace(endpoint("ssm"), endpoint_id="vpce-ssm-2"),),
+    )
+    s = {x.step: x for x in lab_status(twice)}
+    assert s["network"].status == "duplicate" and "2 x VPC (vpc-1, vpc-2)" in s["network"].detail
+    assert "ssmlab cleanup --lab demo" in s["network"].detail
+    assert s["instance"].status == "duplicate" and "i-1, i-2" in s["instance"].detail
+    assert s["endpoints"].status == "duplicate" and "ssm (interface)" in s["endpoints"].detail
+    assert s["security-groups"].status == "complete"
+    assert "2x  network" in status_table(lab_status(twice))
+    # an extra instance with a Name of its own (08's instance without a profile) is no duplicate
+    extra = complete_state(instances=base.instances + (replace(base.instances[0], instance_id="i-9",
+                                                               tags=(("Name", "demo-late-profile"), ("ssmlab:lab", "demo"))),))
+    assert statuses(extra)["instance"] == "complete"
 
 
 def test_the_table_has_one_row_per_step_with_its_mark():

@@ -102,6 +102,12 @@ class Fleet:
         state = self._snapshot(agent.region, instance_id)
         return self._assess(state, instance_id, agent_version=agent.version)
 
+    def booting(self, instance_id: str) -> bool:
+        """Whether the instance's agent has yet to make its first attempt since the instance (re)started."""
+        with self.lock:
+            agent = self.agents.get(instance_id)
+            return agent is not None and agent.phase == "booting"
+
     def state_for(self, instance_id: str) -> Any:
         agent = self.agents.get(instance_id)
         return None if agent is None else self._snapshot(agent.region, instance_id)
