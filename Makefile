@@ -8,12 +8,13 @@ STAMP := $(VENV)/.ssmlab-installed
 LAB ?=
 RUN_ARGS ?=
 
-.PHONY: help setup graphviz lab test bench diagrams jupyter emulator-stop
+.PHONY: help setup graphviz lab test bench soak diagrams jupyter emulator-stop
 
 help:
 	@echo "make lab      set up, then run every notebook on the embedded emulator into build/ (ssmlab run; LAB=name, RUN_ARGS=--keep)"
 	@echo "make test     set up, then run the tests"
 	@echo "make bench    set up, then the benchmarks (ratios against baselines measured in the same run)"
+	@echo "make soak     set up, then build/doctor/cleanup cycles under faults, concurrent and interrupted builds (PASS/MISS)"
 	@echo "make diagrams set up, then re-render diagrams/*.png from labs built on a private emulator"
 	@echo "make jupyter  set up, then JupyterLab on notebooks/ with the emulator running"
 	@echo "make setup    .venv with ssmlab (editable, dev extra) and Graphviz's dot"
@@ -48,6 +49,10 @@ test: setup
 # The budgets of DESIGN.md, each printed as a ratio against a baseline measured in the same run.
 bench: setup
 	$(BIN)/python benchmarks/bench.py
+
+# Reliability under faults, lost answers, concurrency and interruptions, each figure against its bound.
+soak: setup
+	$(BIN)/python benchmarks/soak.py
 
 # The reference pictures (README, notebooks), drawn from labs built and removed on the emulator.
 diagrams: setup
