@@ -35,7 +35,6 @@ import hashlib
 import json
 import secrets
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -245,16 +244,9 @@ _ACTIONS = {
 
 def _respond(action: str, result: dict[str, Any], request: Any) -> Any:
     """Render `result` as EC2's XML with moto's serializer for botocore's output shape."""
-    from moto.core.serialize import SerializationContext, get_serializer_class
-    from moto.core.utils import get_service_model
+    from ssmlab.emulator.rendering import render
 
-    operation = get_service_model("ec2").operation_model(action)
-    serializer = get_serializer_class("ec2", "ec2")(operation, SerializationContext(str(uuid.uuid4())))
-    rendered = serializer.serialize(result)
-    body = rendered["body"].encode() if isinstance(rendered["body"], str) else rendered["body"]
-    headers = [(k, v) for k, v in rendered["headers"].items() if k.lower() != "content-length"]
-    headers.append(("Content-Length", str(len(body))))
-    return f"{rendered['status_code']} OK", headers, body
+    return render("ec2", action, result)
 
 
 # --- state ---------------------------------------------------------------------------
