@@ -5,6 +5,9 @@ requests"): an answer lost after the emulator acted is retried by botocore with 
 ClientToken, and the retry returns what the first request made. The lossy proxy
 (`lossy_proxy.py`) loses the answers; the emulator's call log is not needed: resources
 are counted by a unique tag or in a fresh VPC.
+
+Also the IAM look-alikes that crashed a cleanup: ListInstanceProfiles honours PathPrefix,
+and ListInstanceProfileTags answers.
 """
 
 from __future__ import annotations
@@ -208,6 +211,43 @@ def faults(emulator, config: dict | None) -> None:
                                      data=json.dumps(config).encode() if config else None)
     with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as answer:
         assert answer.status == 200
+
+
+# -- IAM look-alikes ------------------------------------------------------------------------------
+
+
+def test_list_instance_profiles_honours_path_prefix_and_leaves_tags_out(emulator):
+    iam = client(emulator.endpoint_url, "iam")
+    lab = f"victim{uuid.uuid4().hex[:8]}"
+    iam.create_instance_profile(InstanceProfileName=f"{lab}-ssm-instance-profile", Path="/ssmlab/",
+                                Tags=[{"Key": "ssmlab:lab", "Value": lab}])
+    iam.create_instance_profile(InstanceProfileName=f"{lab}-ssm-instance-profile-mine", Path="/")
+    listed = iam.list_instance_profiles(PathPrefix="/ssmlab/")["InstanceProfiles"]
+    names = [p["InstanceProfileName"] for p in listed]
+    assert f"{lab}-ssm-instance-profile" in names and f"{lab}-ssm-instance-profile-mine" not in names
+    assert all(p["Path"].startswith("/ssmlab/") and "Tags" not in p for p in listed)
+    everything = [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]]
+    assert f"{lab}-ssm-instance-profile-mine" in everything
+    page = iam.list_instance_profiles(MaxItems=1)
+    assert len(page["InstanceProfiles"]) == 1 and page["IsTruncated"] and page["Marker"]
+
+
+def test_list_instance_profile_tags_returns_the_tags_sorted_by_key(emulator):
+    iam = client(emulator.endpoint_url, "iam")
+    name = f"tags-{uuid.uuid4().hex[:8]}"
+    created = iam.create_instance_profile(InstanceProfileName=name, Path="/ssmlab/",
+                                          Tags=[{"Key": "ssmlab:lab", "Value": "victim"}, {"Key": "Name", "Value": name}])
+    assert {t["Key"] for t in created["InstanceProfile"]["Tags"]} == {"ssmlab:lab", "Name"}
+    assert iam.list_instance_profile_tags(InstanceProfileName=name)["Tags"] == [
+        {"Key": "Name", "Value": name}, {"Key": "ssmlab:lab", "Value": "victim"}]
+    iam.tag_instance_profile(InstanceProfileName=name, Tags=[{"Key": "course", "Value": "ssm"}])
+    iam.untag_instance_profile(InstanceProfileName=name, TagKeys=["Name"])
+    assert iam.list_instance_profile_tags(InstanceProfileName=name)["Tags"] == [
+        {"Key": "course", "Value": "ssm"}, {"Key": "ssmlab:lab", "Value": "victim"}]
+    got = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]["Tags"]
+    assert sorted(got, key=lambda t: t["Key"]) == [{"Key": "course", "Value": "ssm"}, {"Key": "ssmlab:lab", "Value": "victim"}]
+    error = refused(iam.list_instance_profile_tags, InstanceProfileName=f"{name}-none")
+    assert (error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"]) == ("NoSuchEntity", 404)
 
 
 # -- the proxy itself -----------------------------------------------------------------------------
