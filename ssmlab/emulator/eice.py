@@ -35,7 +35,6 @@ import hashlib
 import json
 import secrets
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -113,7 +112,6 @@ class Endpoint:
 @dataclass
 class _RegionState:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)  # in creation order
-    client_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (fingerprint, id)
 
 
 # --- the handlers -------------------------------------------------------------------
@@ -153,17 +151,11 @@ def create(request: Any) -> dict[str, Any]:
         if preserve:
             raise Ec2Error("InvalidParameterCombination", "PreserveClientIp is only supported with IpAddressType ipv4")
     tags = _tag_specifications(request)
+    # A repeated ClientToken never gets here: `idempotency` answers it, as for every EC2 action.
     token = params.get("ClientToken") or ""
-    fingerprint = _fingerprint(subnet.id, [g.id for g in groups], preserve, address_type, tags)
 
     with _LOCK:
         state = _state(backend)
-        if token and token in state.client_tokens:
-            known, endpoint_id = state.client_tokens[token]
-            if known != fingerprint:
-                raise Ec2Error("IdempotentParameterMismatch",
-                               f"The client token '{token}' was already used with different parameters")
-            return {"InstanceConnectEndpoint": state.endpoints[endpoint_id].to_api(), "ClientToken": token}
         for other in state.endpoints.values():
             if other.vpc_id == subnet.vpc_id and other.state in LIVE:
                 # AWS's exact code and wording for this refusal were not found in public sources:
@@ -187,8 +179,6 @@ def create(request: Any) -> dict[str, Any]:
         interface.add_tags({ENI_TAG: endpoint.id})
         endpoint.network_interface_ids.append(interface.id)
         state.endpoints[endpoint.id] = endpoint
-        if token:
-            state.client_tokens[token] = (fingerprint, endpoint.id)
         result = {"InstanceConnectEndpoint": endpoint.to_api()}
     if token:
         result["ClientToken"] = token
@@ -245,16 +235,9 @@ _ACTIONS = {
 
 def _respond(action: str, result: dict[str, Any], request: Any) -> Any:
     """Render `result` as EC2's XML with moto's serializer for botocore's output shape."""
-    from moto.core.serialize import SerializationContext, get_serializer_class
-    from moto.core.utils import get_service_model
+    from ssmlab.emulator.rendering import render
 
-    operation = get_service_model("ec2").operation_model(action)
-    serializer = get_serializer_class("ec2", "ec2")(operation, SerializationContext(str(uuid.uuid4())))
-    rendered = serializer.serialize(result)
-    body = rendered["body"].encode() if isinstance(rendered["body"], str) else rendered["body"]
-    headers = [(k, v) for k, v in rendered["headers"].items() if k.lower() != "content-length"]
-    headers.append(("Content-Length", str(len(body))))
-    return f"{rendered['status_code']} OK", headers, body
+    return render("ec2", action, result)
 
 
 # --- state ---------------------------------------------------------------------------
@@ -266,6 +249,18 @@ def endpoints(account_id: str, region: str) -> list[dict[str, Any]]:
 
     with _LOCK:
         return [e.to_api() for e in _state(ec2_backends[account_id][region]).endpoints.values()]
+
+
+def current_state(account_id: str, region: str, endpoint_id: str) -> str | None:
+    """One endpoint's State as a describe would show it now (None: no such endpoint)."""
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[account_id][region]
+    with _LOCK:
+        state = _state(backend)
+        _advance(backend, state)
+        endpoint = state.endpoints.get(endpoint_id)
+        return endpoint.state if endpoint is not None else None
 
 
 def _backend(request: Any) -> Any:
