@@ -11,6 +11,8 @@ decide what the client gets:
   "general_socket_errors"), sending the same request, ClientToken included, again.
 - `delay(action, seconds)`: hold matching answers that long (two builds that both look
   up before either creates).
+- `lose(rate, prefixes=..., seed=...)`: lose a seeded share of the answers to matching
+  actions, for as long as the proxy runs (the soak's unreliable network).
 
 It counts requests seen and answers dropped per action (`seen`, `dropped`). `/ssmlab/`
 routes pass through untouched and uncounted. Client connections are kept alive (botocore's
@@ -27,6 +29,7 @@ emulator already acted on, which is exactly what this tool must decide alone.
 from __future__ import annotations
 
 import http.client
+import random
 import socket
 import threading
 import time
@@ -82,6 +85,7 @@ class LossyProxy:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
+        self._losses: tuple[float, tuple[str, ...], random.Random] | None = None
         self._seen: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
         self._server: ThreadingHTTPServer | None = None
@@ -140,10 +144,19 @@ class LossyProxy:
         with self._lock:
             self._rules.append(_Rule(action, "delay", times, seconds))
 
+    def lose(self, rate: float, *, prefixes: tuple[str, ...] = ("",), seed: int | None = None) -> None:
+        """From now on, lose the answer of each request whose action starts with one of `prefixes` with
+        probability `rate` (seeded: the same requests meet the same losses), after the emulator acted."""
+        if not 0 <= rate <= 1:
+            raise ValueError(f"rate {rate!r}: expected a number from 0 to 1")
+        with self._lock:
+            self._losses = (rate, tuple(prefixes), random.Random(seed))
+
     def clear(self) -> None:
         """Forget every rule and counter."""
         with self._lock:
             self._rules.clear()
+            self._losses = None
             self._seen.clear()
             self._dropped.clear()
 
@@ -177,6 +190,11 @@ class LossyProxy:
                 if rule.remaining is not None:
                     rule.remaining -= 1
             self._rules = [r for r in self._rules if r.remaining != 0]
+            if self._losses is not None and not drop:
+                rate, prefixes, rng = self._losses
+                if action.startswith(prefixes) and rng.random() < rate:
+                    drop = True
+                    self._dropped[action] += 1
         return delay, drop
 
     def _track(self, sock: socket.socket, open_: bool) -> None:
