@@ -229,7 +229,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
-    from ssmlab import inventory, teardown
+    from ssmlab import inventory, removal, teardown
     from ssmlab.lab import Lab, default_region, default_target
     from ssmlab.render import audit_text, labs_text, plan_text
 
@@ -274,7 +274,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(payload, indent=2, default=str))
             raise BadInput(f"cleanup on REAL AWS deletes the {len(deletions)} resource(s) above: add --yes to confirm")
-        outcomes = _run_teardown(lab, deletions, quiet=args.json)
+        outcomes = removal.execute(lab, deletions, quiet=args.json)
         left = teardown.audit(lab)
         entry["outcomes"] = [{"status": o.status, "kind": o.deletion.kind, "id": o.deletion.resource_id,
                               "call": o.deletion.call, "detail": o.detail} for o in outcomes]
@@ -326,28 +326,6 @@ def cmd_cost(args: argparse.Namespace) -> int:
         if args.plot:
             print(f"\ncharts written to {written}")
     return 0
-
-
-def _run_teardown(lab, deletions, quiet: bool):
-    """Execute with one line per deletion on stdout and, on a terminal, a progress bar on stderr."""
-    from tqdm import tqdm
-
-    from ssmlab import teardown
-    from ssmlab.render import outcome_line
-
-    done = []
-    with tqdm(total=len(deletions), file=sys.stderr, disable=quiet or not sys.stderr.isatty(), leave=False,
-              unit="deletion") as bar:
-        def say(line: str) -> None:
-            if not quiet:
-                bar.write(line, file=sys.stdout)
-
-        def progress(outcome) -> None:
-            done.append(outcome)
-            say(outcome_line(len(done), len(deletions), outcome))
-            bar.update(1)
-
-        return teardown.execute(lab, deletions, progress=progress, explain=lambda line: say(f"  {line}"))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
