@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--lab", help="also what this lab has cost so far, from its resources' creation times")
     cost.add_argument("--target", help="emulator (default) or aws: where --live and --lab look")
     cost.add_argument("--json", action="store_true", help="machine-readable output")
-    cost.add_argument("--plot", metavar="FILE", help="also write the three cost charts to this PNG")
+    cost.add_argument("--plot", metavar="FILE", help="also write the three cost charts to this file: .png, .svg or .pdf")
     cost.set_defaults(func=cmd_cost)
 
     cleanup = commands.add_parser("cleanup", help="delete a lab's resources (only those carrying its tag), then audit")
@@ -304,38 +304,50 @@ def cmd_cost(args: argparse.Namespace) -> int:
     lab = Lab(args.lab or "cost", region, args.target or default_target()) if (args.live or args.lab) else None
     if args.live and args.unverified:
         raise BadInput("--unverified applies to the snapshot only: the Pricing API's figures are AWS's own")
+    plot = None
+    if args.plot is not None:
+        from ssmlab import costplot, paths
+
+        plot = paths.output_file(args.plot, "--plot", costplot.FORMATS)
     if args.live:
-        book = PriceBook.live(lab, region=None if args.plot else region)
+        book = PriceBook.live(lab, region=None if plot else region)
     else:
         book = PriceBook.offline(unverified=args.unverified)
     result = cost.estimate(book, scenario)
     so_far = cost.lab_cost(inventory.snapshot(lab), book, datetime.now(timezone.utc)) if args.lab else None
-    if args.plot:
-        from ssmlab import costplot
-
-        written = costplot.save(costplot.overview(book, result), args.plot)
+    if plot:
+        _say(plot.make("the cost charts"), stderr=args.json)
+        costplot.save(costplot.overview(book, result), plot.path)
     if args.json:
         document = result.to_json()
         if so_far is not None:
             document["lab"] = {"name": lab.name, **so_far.to_json()}
-        if args.plot:
-            document["plot"] = str(written)
+        if plot:
+            document["plot"] = str(plot.path)
         print(json.dumps(document, indent=2))
     else:
         print(cost_text(result, so_far))
-        if args.plot:
-            print(f"\ncharts written to {written}")
+        if plot:
+            print(f"\ncharts written to {plot.path}")
     return 0
 
 
+def _say(line: str | None, stderr: bool = False) -> None:
+    """A line about what the command did on the side (stderr when stdout carries JSON)."""
+    if line:
+        print(line, file=sys.stderr if stderr else sys.stdout, flush=True)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from ssmlab import runner
+    from ssmlab import paths, runner
     from ssmlab.lab import Lab, default_region, default_target
 
     notebooks = runner.select(runner.discover(runner.notebooks_dir()), args.only or (), keep=args.keep)
     lab = Lab(args.lab or runner.unique_lab_name(), args.region or default_region(), args.target or default_target())
     runner.timeouts(lab.target, args.cell_timeout, args.notebook_timeout)  # bad values stop here, before anything starts
+    output = paths.output_dir(args.output_dir)
     print(_target_banner(lab), flush=True)  # on the emulator, this starts it when needed
+    _say(output.make("the executed notebooks"))
     def progress(number: int, total: int, name: str, result) -> None:
         line = runner.progress_line(number, total, name, result)
         if result is not None:
@@ -343,7 +355,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         elif sys.stdout.isatty():  # the notebook running now, overwritten by its result line
             print(line, end="\r", flush=True)
 
-    results = runner.run(lab, notebooks, args.output_dir, cell_timeout=args.cell_timeout,
+    results = runner.run(lab, notebooks, output.path, cell_timeout=args.cell_timeout,
                          notebook_timeout=args.notebook_timeout, progress=progress)
     print("\n" + runner.table(results))
     print(f"\nexecuted notebooks and pictures in {args.output_dir.rstrip('/')}/")
