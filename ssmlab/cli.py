@@ -23,8 +23,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _lab_name(text: str) -> str:
+    """--lab, checked as it is parsed: an empty or invalid name given explicitly is bad input in every command."""
+    from ssmlab.lab import validate_name
+
+    try:
+        return validate_name(text)
+    except BadInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _lab_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lab", required=True, help="lab name: 1-24 lowercase letters, digits, hyphens")
+    parser.add_argument("--lab", required=True, type=_lab_name, help="lab name: 1-24 lowercase letters, digits, hyphens")
     _region_argument(parser)
     parser.add_argument(
         "--target", help="emulator (default, offline) or aws (a real account; asked for explicitly)"
@@ -94,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="explain why an instance is not managed or cannot start a session")
     which = doctor.add_mutually_exclusive_group(required=True)
     which.add_argument("--instance-id", help="any EC2 instance in the region (not only labs)")
-    which.add_argument("--lab", help="the lab's instance(s)")
+    which.add_argument("--lab", type=_lab_name, help="the lab's instance(s)")
     _region_argument(doctor)
     doctor.add_argument("--target", help="emulator (default) or aws")
     doctor.add_argument("--json", action="store_true", help="machine-readable output (DESIGN.md's shape)")
@@ -111,14 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--nat-gateways", type=int, default=1, help="NAT gateways per VPC (default 1; one per AZ for resilience)")
     cost.add_argument("--live", action="store_true", help="ask the Pricing API (of --target) instead of the shipped snapshot")
     cost.add_argument("--unverified", action="store_true", help="let single-source figures from the snapshot in (said next to the result)")
-    cost.add_argument("--lab", help="also what this lab has cost so far, from its resources' creation times")
+    cost.add_argument("--lab", type=_lab_name, help="also what this lab has cost so far, from its resources' creation times")
     cost.add_argument("--target", help="emulator (default) or aws: where --live and --lab look")
     cost.add_argument("--json", action="store_true", help="machine-readable output")
     cost.add_argument("--plot", metavar="FILE", help="also write the three cost charts to this file: .png, .svg or .pdf")
     cost.set_defaults(func=cmd_cost)
 
     cleanup = commands.add_parser("cleanup", help="delete a lab's resources (only those carrying its tag), then audit")
-    cleanup.add_argument("--lab", help="the lab to remove: 1-24 lowercase letters, digits, hyphens")
+    cleanup.add_argument("--lab", type=_lab_name, help="the lab to remove: 1-24 lowercase letters, digits, hyphens")
     cleanup.add_argument("--all-labs", action="store_true", help="every lab in the region older than --older-than")
     cleanup.add_argument("--older-than", metavar="DURATION", help="with --all-labs: an age such as 30m, 3h or 2d")
     _region_argument(cleanup)
@@ -129,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.set_defaults(func=cmd_cleanup)
 
     run = commands.add_parser("run", help="execute the notebooks in order with papermill into build/")
-    run.add_argument("--lab", help="lab name (default: one of the run's own, e.g. run-1129-144951-3f)")
+    run.add_argument("--lab", type=_lab_name, help="lab name (default: one of the run's own, e.g. run-1129-144951-3f)")
     run.add_argument("--only", action="append", metavar="NN", help="run only notebook NN (repeatable), e.g. --only 05")
     run.add_argument("--keep", action="store_true", help="skip the cleanup notebook (10_cleanup): the lab stays")
     _region_argument(run)
