@@ -366,10 +366,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(line, end="\r", flush=True)
 
     results = runner.run(lab, notebooks, output.path, cell_timeout=args.cell_timeout,
-                         notebook_timeout=args.notebook_timeout, progress=progress)
+                         notebook_timeout=args.notebook_timeout, progress=progress, say=_say)
     print("\n" + runner.table(results))
     print(f"\nexecuted notebooks and pictures in {args.output_dir.rstrip('/')}/")
-    failures = runner.failure_lines(results)
+    failures = runner.failure_lines(results, lab)
     for line in failures:
         print(f"ssmlab: {line}", file=sys.stderr)
     return 1 if failures else 0

@@ -1,12 +1,15 @@
 """Removing a lab from the command line: the library's teardown with a line per deletion.
 
-`ssmlab cleanup` runs it; so does `ssmlab run` when its cleanup notebook could not remove the lab.
-The teardown itself (plan, execute, audit) is `ssmlab.teardown`; this is only how it is shown.
+`ssmlab cleanup` runs it; so does `ssmlab run` when its cleanup notebook could not remove the
+lab (a cell out of time, a dead kernel, an error): the notebook is the lesson, this is the
+guarantee behind it. The teardown itself (plan, execute, audit) is `ssmlab.teardown`.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from typing import Callable
 
 
 def execute(lab, deletions, quiet: bool = False):
@@ -29,3 +32,57 @@ def execute(lab, deletions, quiet: bool = False):
             bar.update(1)
 
         return teardown.execute(lab, deletions, progress=progress, explain=lambda line: say(f"  {line}"))
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What the library's teardown did in place of a failed cleanup notebook."""
+
+    deleted: int = 0
+    failed: int = 0
+    left: tuple[str, ...] = ()  # what the audit still finds, e.g. "VPC vpc-0abc"
+    error: str = ""  # the teardown could not even look: AWS refused the reads, the emulator is gone
+
+
+def remove(lab, notebook: str, say: Callable[[str], None] | None = None) -> Removal:
+    """inventory.lab_resources -> teardown.plan -> teardown.execute -> teardown.audit, as `ssmlab cleanup`
+    does; with `say`, one line first and the deletions as `ssmlab cleanup` prints them."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ssmlab import inventory, teardown
+    from ssmlab.errors import SsmlabError
+    from ssmlab.render import audit_text
+
+    if say:
+        say(f"{notebook} did not remove lab {lab.name}: removing it with ssmlab's own teardown instead, "
+            "as `ssmlab cleanup` does")
+    try:
+        outcomes = execute(lab, teardown.plan(inventory.lab_resources(lab)), quiet=say is None)
+        left = teardown.audit(lab)
+    except (SsmlabError, BotoCoreError, ClientError) as error:
+        lines = str(error).strip().splitlines()
+        return Removal(error=lines[-1] if lines else type(error).__name__)
+    if say:
+        say(audit_text(left))
+    deleted = sum(o.status == "deleted" for o in outcomes)
+    return Removal(deleted, sum(o.status == "failed" for o in outcomes),
+                   tuple(f"{x.kind} {x.resource_id}" for x in left))
+
+
+def cleanup_command(lab) -> str:
+    return f"ssmlab cleanup --lab {lab.name} --region {lab.region} --target {lab.target}"
+
+
+def left_line(lab, removal: Removal | None, ran_cleanup: bool) -> str | None:
+    """After a failed run: the one line that says what may be left of the lab and which command removes it."""
+    command = cleanup_command(lab)
+    if not ran_cleanup:
+        return f"lab {lab.name} is left as the run made it (the cleanup notebook was not part of it): {command} removes it"
+    if removal is None:  # the cleanup notebook itself succeeded
+        return None
+    if removal.error:
+        return f"lab {lab.name} may be left: ssmlab's teardown could not run ({removal.error}); {command} removes it"
+    if removal.left:
+        shown = ", ".join(removal.left[:3]) + (f" and {len(removal.left) - 3} more" if len(removal.left) > 3 else "")
+        return f"lab {lab.name}: {len(removal.left)} resource(s) left ({shown}); {command} removes them"
+    return None

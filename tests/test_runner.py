@@ -91,7 +91,8 @@ def test_a_notebook_out_of_time_fails_on_the_cell_that_ran_over(tmp_path):
     write(folder, "00_slow", "import time", "time.sleep(60)")
     results = runner.run(LAB, runner.discover(folder), tmp_path / "out", notebook_timeout=2)
     assert results[0].status == "FAILED" and results[0].seconds < 30
-    assert results[0].failure.first_line == "time.sleep(60)"
+    assert results[0].failure.first_line == "time.sleep(60)" and results[0].failure.timed_out
+    assert results[0].failure.error == "the notebook ran longer than --notebook-timeout 2 s"
 
 
 def test_bad_timeouts_are_bad_input():
