@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ssmlab import addressing
+from ssmlab.aws import describe_all, explained
 from ssmlab.errors import BadInput
 from ssmlab.lab import Lab
 from ssmlab.locking import lab_lock
@@ -70,7 +71,7 @@ def interface_endpoints(steps: tuple[str, ...], options: BuildOptions) -> tuple[
     return services
 
 
-def validate(lab: Lab, options: BuildOptions) -> list[str]:
+def validate(lab: Lab, options: BuildOptions, steps: tuple[str, ...] = STEPS) -> list[str]:
     """Check every input before anything exists; returns the AZs the subnets will use."""
     addressing.subnet_cidrs(options.cidr, options.azs if options.azs > 0 else 1, list(options.subnet_cidrs) or None)
     for destination in options.session_logging:
@@ -78,7 +79,51 @@ def validate(lab: Lab, options: BuildOptions) -> list[str]:
             raise BadInput(
                 f"invalid session-logging destination {destination!r}: expected 'cloudwatch', 's3' or both"
             )
-    return network.choose_azs(lab, options.azs)
+    zones = network.choose_azs(lab, options.azs)
+    if "instance" in steps:
+        check_instance_type(lab, options.instance_type, zones[0])
+    return zones
+
+
+ARCHITECTURE = "x86_64"  # of the lab's AMI: instance.AL2023_PARAMETER names Amazon Linux 2023 for x86_64
+SUGGESTED_TYPES = (instance.DEFAULT_INSTANCE_TYPE, "t3a.micro", "t2.micro")
+_ACCEPTED: set[tuple] = set()
+
+
+def check_instance_type(lab: Lab, instance_type: str, zone: str) -> None:
+    """The instance type must be offered in the zone of the instance's subnet (the lab's first AZ) and
+    run the AMI's architecture: else RunInstances fails only after the endpoints started billing.
+
+    Two reads (DescribeInstanceTypeOfferings, DescribeInstanceTypes), made once per process for the
+    same type and zone: each notebook ensures the earlier steps again, in a kernel that stays warm.
+    """
+    key = (lab.target, lab.endpoint_url, lab.region, zone, instance_type)
+    if key in _ACCEPTED:
+        return
+    ec2 = lab.client("ec2")
+    with explained(f"looking up the instance types offered in {zone}"):
+        offered = {o["InstanceType"] for o in describe_all(
+            ec2, "describe_instance_type_offerings", "InstanceTypeOfferings", LocationType="availability-zone",
+            Filters=[{"Name": "location", "Values": [zone]},
+                     {"Name": "instance-type", "Values": [instance_type, *SUGGESTED_TYPES]}])}
+    example = next((t for t in SUGGESTED_TYPES if t in offered and t != instance_type), None)
+    example = f", e.g. {example}" if example else ""
+    if instance_type not in offered:
+        raise BadInput(
+            f"invalid instance type {instance_type!r}: expected an instance type offered in {zone}{example} "
+            f"(see aws ec2 describe-instance-type-offerings --location-type availability-zone "
+            f"--filters Name=location,Values={zone} --region {lab.region})"
+        )
+    with explained(f"describing the instance type {instance_type}"):
+        found = ec2.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
+    architectures = found[0].get("ProcessorInfo", {}).get("SupportedArchitectures", []) if found else []
+    if ARCHITECTURE not in architectures:
+        raise BadInput(
+            f"invalid instance type {instance_type!r}: it runs {' or '.join(architectures) or 'another architecture'} "
+            f"and the lab's AMI (Amazon Linux 2023) is {ARCHITECTURE}; expected an {ARCHITECTURE} instance type "
+            f"offered in {zone}{example}"
+        )
+    _ACCEPTED.add(key)
 
 
 def build(
@@ -89,7 +134,7 @@ def build(
 ) -> BuildResult:
     """Run the lab's steps in order (see `steps_to_run`), skipping nothing that is already there."""
     wanted = steps_to_run(until, options)
-    zones = validate(lab, options)
+    zones = validate(lab, options, wanted)
     result = BuildResult(lab)
     r = result.results
     actions: dict[str, Callable[[], tuple[Any, str]]] = {

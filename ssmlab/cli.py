@@ -23,8 +23,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _lab_name(text: str) -> str:
+    """--lab, checked as it is parsed: an empty or invalid name given explicitly is bad input in every command."""
+    from ssmlab.lab import validate_name
+
+    try:
+        return validate_name(text)
+    except BadInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _lab_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lab", required=True, help="lab name: 1-24 lowercase letters, digits, hyphens")
+    parser.add_argument("--lab", required=True, type=_lab_name, help="lab name: 1-24 lowercase letters, digits, hyphens")
     _region_argument(parser)
     parser.add_argument(
         "--target", help="emulator (default, offline) or aws (a real account; asked for explicitly)"
@@ -94,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="explain why an instance is not managed or cannot start a session")
     which = doctor.add_mutually_exclusive_group(required=True)
     which.add_argument("--instance-id", help="any EC2 instance in the region (not only labs)")
-    which.add_argument("--lab", help="the lab's instance(s)")
+    which.add_argument("--lab", type=_lab_name, help="the lab's instance(s)")
     _region_argument(doctor)
     doctor.add_argument("--target", help="emulator (default) or aws")
     doctor.add_argument("--json", action="store_true", help="machine-readable output (DESIGN.md's shape)")
@@ -111,14 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--nat-gateways", type=int, default=1, help="NAT gateways per VPC (default 1; one per AZ for resilience)")
     cost.add_argument("--live", action="store_true", help="ask the Pricing API (of --target) instead of the shipped snapshot")
     cost.add_argument("--unverified", action="store_true", help="let single-source figures from the snapshot in (said next to the result)")
-    cost.add_argument("--lab", help="also what this lab has cost so far, from its resources' creation times")
+    cost.add_argument("--lab", type=_lab_name, help="also what this lab has cost so far, from its resources' creation times")
     cost.add_argument("--target", help="emulator (default) or aws: where --live and --lab look")
     cost.add_argument("--json", action="store_true", help="machine-readable output")
-    cost.add_argument("--plot", metavar="FILE", help="also write the three cost charts to this PNG")
+    cost.add_argument("--plot", metavar="FILE", help="also write the three cost charts to this file: .png, .svg or .pdf")
     cost.set_defaults(func=cmd_cost)
 
     cleanup = commands.add_parser("cleanup", help="delete a lab's resources (only those carrying its tag), then audit")
-    cleanup.add_argument("--lab", help="the lab to remove: 1-24 lowercase letters, digits, hyphens")
+    cleanup.add_argument("--lab", type=_lab_name, help="the lab to remove: 1-24 lowercase letters, digits, hyphens")
     cleanup.add_argument("--all-labs", action="store_true", help="every lab in the region older than --older-than")
     cleanup.add_argument("--older-than", metavar="DURATION", help="with --all-labs: an age such as 30m, 3h or 2d")
     _region_argument(cleanup)
@@ -129,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.set_defaults(func=cmd_cleanup)
 
     run = commands.add_parser("run", help="execute the notebooks in order with papermill into build/")
-    run.add_argument("--lab", help="lab name (default: one of the run's own, e.g. run-1129-144951-3f)")
+    run.add_argument("--lab", type=_lab_name, help="lab name (default: one of the run's own, e.g. run-1129-144951-3f)")
     run.add_argument("--only", action="append", metavar="NN", help="run only notebook NN (repeatable), e.g. --only 05")
     run.add_argument("--keep", action="store_true", help="skip the cleanup notebook (10_cleanup): the lab stays")
     _region_argument(run)
@@ -229,7 +239,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
-    from ssmlab import cleanup, labs
+    from ssmlab import cleanup, labs, removal
     from ssmlab.lab import Lab, default_region, default_target
     from ssmlab.render import audit_text, labs_text, notes_text, plan_text
 
@@ -262,35 +272,35 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         if not args.json:
             print(_target_banner(lab), flush=True)
 
-        def confirm(removal, lab=lab, entry=entry) -> bool:
-            entry.update(plan=[d.to_json() for d in removal.deletions], notes=removal.notes)
-            ask = not lab.is_emulator and bool(removal.deletions) and not args.yes
+        def confirm(plan, lab=lab, entry=entry) -> bool:
+            entry.update(plan=[d.to_json() for d in plan.deletions], notes=plan.notes)
+            ask = not lab.is_emulator and bool(plan.deletions) and not args.yes
             if not args.json:
-                if removal.notes:
-                    print(notes_text(removal.notes))
-                if args.dry_run or ask or not removal.deletions:
-                    print(plan_text(removal.deletions), flush=True)
+                if plan.notes:
+                    print(notes_text(plan.notes))
+                if args.dry_run or ask or not plan.deletions:
+                    print(plan_text(plan.deletions), flush=True)
             if args.dry_run or not ask:
                 return not args.dry_run
             if not args.json and sys.stdin.isatty():  # a person at a terminal confirms here
-                answer = input(f"Delete these {len(removal.deletions)} resource(s) from the real AWS account? [y/N] ")
+                answer = input(f"Delete these {len(plan.deletions)} resource(s) from the real AWS account? [y/N] ")
                 if answer.strip().lower() in ("y", "yes"):
                     return True
             if args.json:
                 print(json.dumps(payload, indent=2, default=str))
-            raise BadInput(f"cleanup on REAL AWS deletes the {len(removal.deletions)} resource(s) above: add --yes to confirm")
+            raise BadInput(f"cleanup on REAL AWS deletes the {len(plan.deletions)} resource(s) above: add --yes to confirm")
 
-        removal = cleanup.remove(lab, confirm=confirm, execute=lambda lab, d: _run_teardown(lab, d, quiet=args.json))
-        if removal.outcomes is None:
+        done = cleanup.remove(lab, confirm=confirm, execute=lambda lab, d: removal.execute(lab, d, quiet=args.json))
+        if done.outcomes is None:
             continue
         entry["outcomes"] = [{"status": o.status, "kind": o.deletion.kind, "id": o.deletion.resource_id,
-                              "call": o.deletion.call, "detail": o.detail} for o in removal.outcomes]
-        entry["left"] = [{"kind": x.kind, "id": x.resource_id} for x in removal.left or []]
-        left_anywhere = left_anywhere or bool(removal.left)
+                              "call": o.deletion.call, "detail": o.detail} for o in done.outcomes]
+        entry["left"] = [{"kind": x.kind, "id": x.resource_id} for x in done.left or []]
+        left_anywhere = left_anywhere or bool(done.left)
         if not args.json:
-            gone = sum(o.status == "already gone" for o in removal.outcomes)
-            print(f"{removal.deleted} deleted, {gone} already gone, {len(removal.outcomes) - removal.deleted - gone} failed")
-            print(audit_text(removal.left))
+            gone = sum(o.status == "already gone" for o in done.outcomes)
+            print(f"{done.deleted} deleted, {gone} already gone, {len(done.outcomes) - done.deleted - gone} failed")
+            print(audit_text(done.left))
     payload["ok"] = not left_anywhere
     if args.json:
         print(json.dumps(payload, indent=2, default=str))
@@ -311,60 +321,50 @@ def cmd_cost(args: argparse.Namespace) -> int:
     lab = Lab(args.lab or "cost", region, args.target or default_target()) if (args.live or args.lab) else None
     if args.live and args.unverified:
         raise BadInput("--unverified applies to the snapshot only: the Pricing API's figures are AWS's own")
+    plot = None
+    if args.plot is not None:
+        from ssmlab import costplot, paths
+
+        plot = paths.output_file(args.plot, "--plot", costplot.FORMATS)
     if args.live:
-        book = PriceBook.live(lab, region=None if args.plot else region)
+        book = PriceBook.live(lab, region=None if plot else region)
     else:
         book = PriceBook.offline(unverified=args.unverified)
     result = cost.estimate(book, scenario)
     so_far = cost.lab_cost(inventory.snapshot(lab), book, datetime.now(timezone.utc)) if args.lab else None
-    if args.plot:
-        from ssmlab import costplot
-
-        written = costplot.save(costplot.overview(book, result), args.plot)
+    if plot:
+        _say(plot.make("the cost charts"), stderr=args.json)
+        costplot.save(costplot.overview(book, result), plot.path)
     if args.json:
         document = result.to_json()
         if so_far is not None:
             document["lab"] = {"name": lab.name, **so_far.to_json()}
-        if args.plot:
-            document["plot"] = str(written)
+        if plot:
+            document["plot"] = str(plot.path)
         print(json.dumps(document, indent=2))
     else:
         print(cost_text(result, so_far))
-        if args.plot:
-            print(f"\ncharts written to {written}")
+        if plot:
+            print(f"\ncharts written to {plot.path}")
     return 0
 
 
-def _run_teardown(lab, deletions, quiet: bool):
-    """Execute with one line per deletion on stdout and, on a terminal, a progress bar on stderr."""
-    from tqdm import tqdm
-
-    from ssmlab import teardown
-    from ssmlab.render import outcome_line
-
-    done = []
-    with tqdm(total=len(deletions), file=sys.stderr, disable=quiet or not sys.stderr.isatty(), leave=False,
-              unit="deletion") as bar:
-        def say(line: str) -> None:
-            if not quiet:
-                bar.write(line, file=sys.stdout)
-
-        def progress(outcome) -> None:
-            done.append(outcome)
-            say(outcome_line(len(done), len(deletions), outcome))
-            bar.update(1)
-
-        return teardown.execute(lab, deletions, progress=progress, explain=lambda line: say(f"  {line}"))
+def _say(line: str | None, stderr: bool = False) -> None:
+    """A line about what the command did on the side (stderr when stdout carries JSON)."""
+    if line:
+        print(line, file=sys.stderr if stderr else sys.stdout, flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ssmlab import runner
+    from ssmlab import paths, runner
     from ssmlab.lab import Lab, default_region, default_target
 
     notebooks = runner.select(runner.discover(runner.notebooks_dir()), args.only or (), keep=args.keep)
     lab = Lab(args.lab or runner.unique_lab_name(), args.region or default_region(), args.target or default_target())
     runner.timeouts(lab.target, args.cell_timeout, args.notebook_timeout)  # bad values stop here, before anything starts
+    output = paths.output_dir(args.output_dir)
     print(_target_banner(lab), flush=True)  # on the emulator, this starts it when needed
+    _say(output.make("the executed notebooks"))
     def progress(number: int, total: int, name: str, result) -> None:
         line = runner.progress_line(number, total, name, result)
         if result is not None:
@@ -372,11 +372,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         elif sys.stdout.isatty():  # the notebook running now, overwritten by its result line
             print(line, end="\r", flush=True)
 
-    results = runner.run(lab, notebooks, args.output_dir, cell_timeout=args.cell_timeout,
-                         notebook_timeout=args.notebook_timeout, progress=progress)
+    results = runner.run(lab, notebooks, output.path, cell_timeout=args.cell_timeout,
+                         notebook_timeout=args.notebook_timeout, progress=progress, say=_say)
     print("\n" + runner.table(results))
     print(f"\nexecuted notebooks and pictures in {args.output_dir.rstrip('/')}/")
-    failures = runner.failure_lines(results)
+    failures = runner.failure_lines(results, lab)
     for line in failures:
         print(f"ssmlab: {line}", file=sys.stderr)
     return 1 if failures else 0

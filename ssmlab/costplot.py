@@ -173,11 +173,17 @@ def overview(book: PriceBook, result: Estimate):
     return figure
 
 
+FORMATS = (".png", ".svg", ".pdf")
+"""What `save` writes, by the file's suffix: matplotlib's own PNG, SVG and PDF writers need nothing
+else installed, and cover the screen, the web page and the printed handout."""
+
+
 def save(figure: Any, path: str | Path) -> Path:
-    """Write the figure as PNG (the suffix is added when missing) and return where."""
+    """Write the figure in the format its suffix names (one of FORMATS) and return where.
+
+    The folder must exist: `ssmlab cost --plot` checks the path and creates it first (ssmlab.paths)."""
     path = Path(path)
-    if path.suffix.lower() != ".png":
-        path = path.with_name(path.name + ".png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", dpi=110)
+    if path.suffix.lower() not in FORMATS:
+        raise ValueError(f"cannot write {path}: expected a name ending in {', '.join(FORMATS)}")
+    figure.savefig(path, format=path.suffix[1:].lower(), dpi=110)
     return path

@@ -22,6 +22,8 @@ LAB_HEADER = "X-Ssmlab-Lab"
 """On the emulator only: the lab a request comes from, for the emulator's call log."""
 
 TARGETS = ("emulator", "aws")
+SERVICES = ("ec2", "iam", "logs", "pricing", "s3", "ssm", "sts")
+"""The AWS services the kit's clients call; on target aws none may have an endpoint URL configured."""
 DEFAULT_REGION = "ap-northeast-1"
 LAB_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,23}")
 
@@ -132,13 +134,7 @@ class Lab:
             # Explicit dummy keys win over whatever profile or keys the user has set,
             # so nothing aimed at the emulator can ever sign a request for a real account.
             return boto3.session.Session(region_name=self.region, **EMULATOR_CREDENTIALS)
-        stray = os.environ.get("AWS_ENDPOINT_URL")
-        if stray:
-            raise BadInput(
-                f"AWS_ENDPOINT_URL is set to {stray!r} while the target is aws; unset it "
-                "(it points boto3 away from real AWS), or use --target emulator"
-            )
-        session = boto3.session.Session(region_name=self.region)
+        session = boto3.session.Session(region_name=self.region, botocore_session=self._botocore_session)
         if session.get_credentials() is None:
             raise BadInput(
                 "no AWS credentials found for target aws: configure them (aws configure, "
@@ -158,6 +154,18 @@ class Lab:
         from botocore.config import Config
 
         return self._client_config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
+    @cached_property
+    def _botocore_session(self):
+        """For target aws, before any call: refused when an endpoint URL configured in the environment
+        or the AWS config would send the kit's calls somewhere other than AWS."""
+        import botocore.session
+
+        from ssmlab import configured_endpoints
+
+        core = botocore.session.Session()
+        configured_endpoints.refuse(core, SERVICES)
+        return core
 
     @cached_property
     def _client_config(self):
@@ -180,6 +188,10 @@ class Lab:
         key = (service, region or self.region, retries)
         cache = self.__dict__.setdefault("_clients", {})
         if key not in cache:
+            if not self.is_emulator and service not in SERVICES:  # a service added since: checked too
+                from ssmlab import configured_endpoints
+
+                configured_endpoints.refuse(self._botocore_session, [service])
             client = self.session.client(
                 service,
                 region_name=key[1],

@@ -11,14 +11,20 @@
   cell's timeout, never longer than what is left of the notebook's), and its executed copy
   is written to the output folder, the diagrams to `<output>/pictures/`.
 - After a failure the remaining notebooks are skipped, except the cleanup notebook (unless
-  `keep`), so a failed run on a real account leaves nothing billed behind.
+  `keep`), so a failed run on a real account leaves nothing billed behind. The cleanup notebook
+  gets at least the target's default timeouts (`cleanup_timeouts`), and when it fails all the
+  same the library's own cleanup removes the lab (`ssmlab.removal.fallback`).
+- A cell that runs out of time is interrupted and named as such (`ssmlab.celltime`); the
+  kernel is restarted before the next notebook, since the interrupted code may still hold it.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -43,6 +49,7 @@ class Failure:
     cell: int | None
     first_line: str
     error: str
+    timed_out: bool = False
 
     def describe(self) -> str:
         where = f"cell {self.cell}" if self.cell else "a cell"
@@ -57,6 +64,7 @@ class NotebookRun:
     output: Path | None = None
     failure: Failure | None = None
     recorded: dict[str, Any] = field(default_factory=dict)
+    removal: Any = None  # ssmlab.removal.Fallback: the cleanup that stood in for a failed cleanup notebook
 
 
 # -- finding and choosing notebooks ---------------------------------------------------------
@@ -110,6 +118,16 @@ def timeouts(target: str, cell: float | None = None, notebook: float | None = No
     return cell or default_cell, notebook or default_notebook
 
 
+def cleanup_timeouts(target: str, cell: float, notebook: float) -> tuple[float, float]:
+    """The cleanup notebook's timeouts: the target's defaults, or the run's own where they are longer.
+
+    The cleanup is what stops the billing. A --cell-timeout short enough to catch a slow build step
+    (or one that just killed it) must not kill the teardown too, whose waits (instances terminating,
+    endpoints deleting) take minutes on AWS; longer timeouts given for a slow account are kept."""
+    default_cell, default_notebook = DEFAULT_TIMEOUTS[target]
+    return max(cell, default_cell), max(notebook, default_notebook)
+
+
 # -- running -----------------------------------------------------------------------------------
 
 
@@ -124,10 +142,13 @@ def run(
     cell_timeout: float | None = None,
     notebook_timeout: float | None = None,
     progress: Progress | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> list[NotebookRun]:
     """Execute `notebooks` in order against `lab`; one NotebookRun each, in order.
 
-    `progress(n, total, name, None)` is called as a notebook starts, `progress(n, total, name, result)` as it ends.
+    `progress(n, total, name, None)` is called as a notebook starts, `progress(n, total, name, result)` as it ends;
+    `say(line)`, when given, hears about the teardown that stands in for a failed cleanup notebook (and its
+    deletions are printed, as `ssmlab cleanup` prints them).
     """
     if not notebooks:
         raise BadInput("no notebook to run: expected at least one notebook (check --only and --keep)")
@@ -139,54 +160,77 @@ def run(
     values = {"lab_name": lab.name, "region": lab.region, "target": lab.target, "pictures_dir": str(pictures)}
     folder = Path(notebooks[0]).resolve().parent
     results: list[NotebookRun] = []
-    failed = False
+    failed = restart = False
+    _quiet_papermill()
     with _Kernel(folder, output / "kernel.log") as kernel:
         for number, notebook in enumerate(notebooks, start=1):
             name = Path(notebook).stem
-            if failed and not name.startswith(CLEANUP_PREFIX + "_"):
+            cleanup = name.startswith(CLEANUP_PREFIX + "_")
+            if failed and not cleanup:
                 results.append(NotebookRun(name, SKIPPED))
                 if progress:
                     progress(number, len(notebooks), name, results[-1])
                 continue
             if progress:
                 progress(number, len(notebooks), name, None)
-            result = _execute(kernel, Path(notebook), output / Path(notebook).name, values, per_cell, per_notebook)
+            result = _execute(kernel, Path(notebook), output / Path(notebook).name, values, per_cell, per_notebook,
+                              restart=restart, cleanup=cleanup)
             failed = failed or result.status == FAILED
-            results.append(result)
+            restart = bool(result.failure and result.failure.timed_out)
             if progress:
                 progress(number, len(notebooks), name, result)
+            if cleanup and result.status == FAILED:
+                from ssmlab import removal
+
+                result = replace(result, removal=removal.fallback(lab, name, say))
+            results.append(result)
     return results
 
 
+def _quiet_papermill() -> None:
+    """nbclient logs a timeout ("Timeout waiting for execute reply", "Interrupting kernel") to papermill's
+    logger; with logging left unconfigured (the command line) Python's last-resort handler prints that on
+    stderr. The run names the timeout in its own line, so a NullHandler takes it; configured logging still
+    gets it."""
+    logger = logging.getLogger("papermill")
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 def _execute(kernel: "_Kernel", source: Path, destination: Path, values: dict, per_cell: float,
-             per_notebook: float) -> NotebookRun:
+             per_notebook: float, restart: bool = False, cleanup: bool = False) -> NotebookRun:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from ssmlab.celltime import CellClock
     from ssmlab.notebook import recorded
 
     declared = set(papermill.inspect_notebook(str(source)))
     parameters = {k: v for k, v in values.items() if k in declared}
-    deadline = time.monotonic() + per_notebook
-    kernel.reset()
+    if cleanup:
+        per_cell, per_notebook = cleanup_timeouts(values["target"], per_cell, per_notebook)
+        clock = CellClock(per_cell, per_notebook, f"{per_cell:g} s (the cleanup notebook's cell timeout)",
+                          f"{per_notebook:g} s (the cleanup notebook's timeout)")
+    else:
+        clock = CellClock(per_cell, per_notebook, f"--cell-timeout {per_cell:g} s", f"--notebook-timeout {per_notebook:g} s")
     started = time.monotonic()
     failure = None
     try:
+        kernel.reset(restart=restart)
         papermill.execute_notebook(
             str(source), str(destination), parameters=parameters, kernel_name=KERNEL_NAME, engine_name=_engine(),
             cwd=str(source.parent), progress_bar=False, km=kernel.manager,
-            execution_timeout=per_cell,
-            timeout_func=lambda cell: max(1, int(min(per_cell, deadline - time.monotonic()))),
-            interrupt_on_timeout=True,
-            error_on_timeout={"ename": "CellTimeoutError", "evalue": (
-                f"the cell ran out of time: {per_cell:.0f} s per cell, {per_notebook:.0f} s per notebook"),
-                "traceback": []},
+            execution_timeout=max(1, math.ceil(per_cell)),  # nbclient's own waits (kernel info); cells: the clock
+            **clock.client_options(),
         )
     except PapermillExecutionError as error:
         failure = Failure(_source_position(source, error.cell_index), _first_line(error.source),
                           _last_line(error.ename, error.evalue))
     except Exception as error:  # a dead kernel, a notebook that cannot be read: still one line
         failure = Failure(None, "", _last_line(type(error).__name__, str(error)))
+    if clock.timed_out:  # whatever papermill made of the interrupted cell, it ran out of time
+        out = clock.timed_out
+        failure = Failure(_source_position(source, out.cell_index), _first_line(out.source), out.reason, timed_out=True)
     seconds = time.monotonic() - started
     values_recorded = recorded(destination) if destination.exists() else {}
     return NotebookRun(source.stem, FAILED if failure else OK, seconds, destination, failure, values_recorded)
@@ -272,11 +316,12 @@ class _Kernel:
         self._client.wait_for_ready(timeout=60)
         self._fresh = True
 
-    def reset(self) -> None:
-        """Before every notebook but the first: a clean namespace in the notebooks' folder (restart if it died)."""
+    def reset(self, restart: bool = False) -> None:
+        """Before every notebook but the first: a clean namespace in the notebooks' folder (a new kernel
+        when it died, or when `restart`: a cell interrupted for its time may still be running)."""
         from jupyter_core.utils import run_sync
 
-        if not run_sync(self.manager.is_alive)():
+        if restart or not run_sync(self.manager.is_alive)():
             run_sync(self.manager.restart_kernel)(now=True)
             self._connect()
         if self._fresh:
@@ -316,8 +361,16 @@ def table(results: Sequence[NotebookRun]) -> str:
     return "\n".join(lines)
 
 
-def failure_lines(results: Sequence[NotebookRun]) -> list[str]:
-    """One line per failed notebook: which notebook, which cell, what error, where the executed copy is."""
-    return [f"{r.name} failed at {r.failure.describe()} (executed notebook: {r.output})"
-            for r in results if r.status == FAILED and r.failure]
+def failure_lines(results: Sequence[NotebookRun], lab: Lab | None = None) -> list[str]:
+    """One line per failed notebook: which notebook, which cell, what error (or which timeout), where the
+    executed copy is; then, given the lab, the command that removes what a failed run left of it."""
+    lines = [f"{r.name} {'timed out' if r.failure.timed_out else 'failed'} at {r.failure.describe()} "
+             f"(executed notebook: {r.output})" for r in results if r.status == FAILED and r.failure]
+    if lab is not None and lines:
+        from ssmlab import removal
+
+        cleanup = next((r for r in results if r.name.startswith(CLEANUP_PREFIX + "_")), None)
+        left = removal.left_line(lab, cleanup.removal if cleanup else None, ran_cleanup=cleanup is not None)
+        lines += [left] if left else []
+    return lines
 

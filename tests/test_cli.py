@@ -4,6 +4,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import SSMLAB
 
 HEAVY = ("boto3", "moto", "matplotlib", "diagrams", "papermill", "flask")
@@ -34,3 +36,28 @@ def test_usage_errors_are_one_line_with_exit_code_2():
         assert result.returncode == 2, args
         assert len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
         assert result.stderr.startswith("ssmlab"), result.stderr
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("args", [
+    ["build", "--lab", ""],
+    ["status", "--lab", ""],
+    ["doctor", "--lab", ""],  # once diagnosed a lab called "doctor"
+    ["cost", "--lab", ""],  # once priced without the lab
+    ["cleanup", "--lab", "", "--all-labs", "--older-than", "1m"],  # once removed every lab older than a minute
+    ["run", "--lab", "", "--only", "00"],  # once ran under a name of its own
+])
+def test_an_empty_lab_name_is_bad_input_in_every_command(emulator, args, tmp_path):
+    from datetime import datetime, timezone
+
+    from ssmlab.emulator import control
+    from ssmlab.lab import Lab
+
+    since = datetime.now(timezone.utc)
+    result = emulator.cli(*args, "--output-dir", str(tmp_path / "out")) if args[0] == "run" else emulator.cli(*args)
+    assert result.returncode == 2, (args, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "invalid lab name ''" in lines[0] and "1-24 lowercase letters" in lines[0], lines
+    calls = control.calls(Lab("probe"), all_labs=True, since=since)["calls"]
+    assert calls == [], calls  # nothing asked of the emulator, let alone created
+    assert not (tmp_path / "out").exists()

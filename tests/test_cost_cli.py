@@ -72,7 +72,7 @@ def test_unknown_region_points_to_live():
 
 
 def test_plot_is_written_as_a_png(tmp_path):
-    done = run("--region", "eu-west-1", "--plot", str(tmp_path / "cost"))
+    done = run("--region", "eu-west-1", "--plot", str(tmp_path / "cost.png"))
     assert done.returncode == 0, done.stderr
     written = tmp_path / "cost.png"
     assert f"charts written to {written}" in done.stdout

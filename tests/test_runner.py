@@ -91,7 +91,8 @@ def test_a_notebook_out_of_time_fails_on_the_cell_that_ran_over(tmp_path):
     write(folder, "00_slow", "import time", "time.sleep(60)")
     results = runner.run(LAB, runner.discover(folder), tmp_path / "out", notebook_timeout=2)
     assert results[0].status == "FAILED" and results[0].seconds < 30
-    assert results[0].failure.first_line == "time.sleep(60)"
+    assert results[0].failure.first_line == "time.sleep(60)" and results[0].failure.timed_out
+    assert results[0].failure.error == "the notebook ran longer than --notebook-timeout 2 s"
 
 
 def test_bad_timeouts_are_bad_input():
@@ -100,10 +101,17 @@ def test_bad_timeouts_are_bad_input():
     assert runner.timeouts("aws") == runner.DEFAULT_TIMEOUTS["aws"]
 
 
+def exit_code(argv: list[str]) -> int:
+    try:
+        return cli.main(argv)
+    except SystemExit as done:  # argparse's own usage errors (an invalid --lab is one)
+        return done.code
+
+
 def test_bad_input_is_one_line_and_exit_2(capsys):
     for argv, named in ((["run", "--only", "42"], "'42'"), (["run", "--lab", "Bad_Name"], "'Bad_Name'"),
                         (["run", "--notebook-timeout", "-1"], "-1")):
-        assert cli.main(argv) == 2, argv
+        assert exit_code(argv) == 2, argv
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and named in err, err
 

@@ -1,0 +1,93 @@
+"""Removing a lab from the command line: the library's teardown with a line per deletion.
+
+`ssmlab cleanup` runs it; so does `ssmlab run` when its cleanup notebook could not remove the
+lab (a cell out of time, a dead kernel, an error): the notebook is the lesson, this is the
+guarantee behind it. The removal itself (read, plan, execute, audit, under the lab's lock) is
+`ssmlab.cleanup.remove`.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+
+def execute(lab, deletions, quiet: bool = False):
+    """`teardown.execute` with one line per deletion on stdout and, on a terminal, a progress bar on stderr."""
+    from tqdm import tqdm
+
+    from ssmlab import teardown
+    from ssmlab.render import outcome_line
+
+    done = []
+    with tqdm(total=len(deletions), file=sys.stderr, disable=quiet or not sys.stderr.isatty(), leave=False,
+              unit="deletion") as bar:
+        def say(line: str) -> None:
+            if not quiet:
+                bar.write(line, file=sys.stdout)
+
+        def progress(outcome) -> None:
+            done.append(outcome)
+            say(outcome_line(len(done), len(deletions), outcome))
+            bar.update(1)
+
+        return teardown.execute(lab, deletions, progress=progress, explain=lambda line: say(f"  {line}"))
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """What the library's cleanup did in place of a failed cleanup notebook."""
+
+    deleted: int = 0
+    failed: int = 0
+    left: tuple[str, ...] = ()  # what the audit still finds, e.g. "VPC vpc-0abc"
+    error: str = ""  # the teardown could not even look: AWS refused the reads, the emulator is gone
+
+
+def fallback(lab, notebook: str, say: Callable[[str], None] | None = None) -> Fallback:
+    """`cleanup.remove`, as `ssmlab cleanup` runs it (under the lab's lock, what it leaves said with why); with
+    `say`, one line first, the notes, and the deletions as `ssmlab cleanup` prints them."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ssmlab import cleanup
+    from ssmlab.errors import SsmlabError
+    from ssmlab.render import audit_text, notes_text
+
+    if say:
+        say(f"{notebook} did not remove lab {lab.name}: removing it with ssmlab's own teardown instead, "
+            "as `ssmlab cleanup` does")
+
+    def show(plan) -> bool:
+        if say and plan.notes:
+            say(notes_text(plan.notes))
+        return True
+
+    try:
+        done = cleanup.remove(lab, confirm=show, execute=lambda lab, d: execute(lab, d, quiet=say is None), say=say)
+    except (SsmlabError, BotoCoreError, ClientError) as error:
+        lines = str(error).strip().splitlines()
+        return Fallback(error=lines[-1] if lines else type(error).__name__)
+    if say:
+        say(audit_text(done.left))
+    return Fallback(done.deleted, sum(o.status == "failed" for o in done.outcomes or []),
+                    tuple(f"{x.kind} {x.resource_id}" for x in done.left or []))
+
+
+def cleanup_command(lab) -> str:
+    return f"ssmlab cleanup --lab {lab.name} --region {lab.region} --target {lab.target}"
+
+
+def left_line(lab, removal: Fallback | None, ran_cleanup: bool) -> str | None:
+    """After a failed run: the one line that says what may be left of the lab and which command removes it."""
+    command = cleanup_command(lab)
+    if not ran_cleanup:
+        return f"lab {lab.name} is left as the run made it (the cleanup notebook was not part of it): {command} removes it"
+    if removal is None:  # the cleanup notebook itself succeeded
+        return None
+    if removal.error:
+        return f"lab {lab.name} may be left: ssmlab's teardown could not run ({removal.error}); {command} removes it"
+    if removal.left:
+        shown = ", ".join(removal.left[:3]) + (f" and {len(removal.left) - 3} more" if len(removal.left) > 3 else "")
+        return f"lab {lab.name}: {len(removal.left)} resource(s) left ({shown}); {command} removes them"
+    return None
