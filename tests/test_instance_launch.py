@@ -20,18 +20,19 @@ class FakeEc2:
     """Answers describe_images and fails run_instances a given number of times."""
 
     def __init__(self, failures, error=PROPAGATION):
-        self.failures, self.error, self.calls = failures, error, 0
+        self.failures, self.error, self.calls, self.tokens = failures, error, 0, []
 
     def describe_images(self, ImageIds):
         return {"Images": [{"RootDeviceName": "/dev/xvda", "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}]}]}
 
     def run_instances(self, **request):
         self.calls += 1
+        self.tokens.append(request["ClientToken"])
         if self.calls <= self.failures:
             raise self.error
         assert request["BlockDeviceMappings"][0]["Ebs"] == {"Encrypted": True, "VolumeType": "gp3", "DeleteOnTermination": True, "VolumeSize": 8}
         assert request["MetadataOptions"]["HttpTokens"] == "required"
-        return {"Instances": [{"InstanceId": "i-1"}]}
+        return {"Instances": [{"InstanceId": "i-1", "State": {"Code": 0, "Name": "pending"}}]}
 
 
 class FakeLab(Lab):
@@ -55,6 +56,8 @@ def test_profile_propagation_is_retried_with_backoff(monkeypatch):
     result, slept = launch(fake, monkeypatch)
     assert result["InstanceId"] == "i-1"
     assert slept == list(instance.PROFILE_PROPAGATION_BACKOFF[:3])
+    # one launch, one client token: an attempt that got through but whose answer was lost is not repeated
+    assert len(set(fake.tokens)) == 1 and len(fake.tokens[0]) <= 64
 
 
 def test_propagation_retries_are_bounded(monkeypatch):
