@@ -117,29 +117,29 @@ def concurrent(url: str, totals: dict) -> None:
 
 
 def interrupted(url: str, totals: dict, rng: random.Random) -> None:
-    env = {**os.environ, "SSMLAB_EMULATOR_URL": url}
     for n in range(INTERRUPTED):
         lab = f"soak-cut-{n}"
-        how = (signal.SIGINT, signal.SIGKILL)[n % 2]
-        run = subprocess.Popen([str(BIN / "ssmlab"), "build", "--lab", lab, "--region", REGION], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 3.0))
-        run.send_signal(how)
-        run.wait(timeout=60)
+        how = (signal.SIGINT, signal.SIGKILL)[n % 2]  # Ctrl-C, or the terminal closed
+        cut(url, ("build", "--lab", lab), rng.uniform(0.3, 3.0), how)
         again = cli(url, "build", "--lab", lab)
         twice, complete = observe(lab)
         totals["duplicates"] += twice
         totals["interrupted"] += again.returncode == 0 and complete and not twice
-        # ... and its cleanup, interrupted too, then run again
-        run = subprocess.Popen([str(BIN / "ssmlab"), "cleanup", "--lab", lab, "--region", REGION], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.1, 1.5))
-        run.send_signal(how)
-        run.wait(timeout=60)
+        cut(url, ("cleanup", "--lab", lab), rng.uniform(0.1, 1.5), how)  # its cleanup, interrupted too
         cleaned = cli(url, "cleanup", "--lab", lab)
         left = leftovers(lab)
         totals["leftovers"] += len(left)
         totals["cleanups"] += cleaned.returncode == 0 and not left
+
+
+def cut(url: str, args: tuple[str, ...], after: float, how: signal.Signals) -> None:
+    """Start `ssmlab ARGS` and stop it with `how` after `after` seconds (if it has not finished)."""
+    env = {**os.environ, "SSMLAB_EMULATOR_URL": url}
+    run = subprocess.Popen([str(BIN / "ssmlab"), *args, "--region", REGION], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(after)
+    run.send_signal(how)
+    run.wait(timeout=60)
 
 
 def main() -> int:

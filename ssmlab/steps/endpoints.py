@@ -21,7 +21,6 @@ from ssmlab.steps.security_groups import SecurityGroups
 SESSION_MANAGER_SERVICES = ("ssm", "ssmmessages", "ec2messages")
 
 
-
 @dataclass(frozen=True)
 class Endpoint:
     """An interface endpoint the step left available with private DNS on (it waits for both)."""
