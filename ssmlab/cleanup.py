@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ssmlab import inventory, teardown
+from ssmlab import inventory, obstacles, teardown
 from ssmlab.lab import Lab
 from ssmlab.locking import lab_lock
 from ssmlab.teardown import Deletion, Leftover, Outcome
@@ -50,7 +50,7 @@ def remove(
     """
     with lab_lock(lab, "cleanup", say=say):
         resources = inventory.lab_resources(lab)
-        removal = Removal(lab, teardown.plan(resources), teardown.notes(resources))
+        removal = Removal(lab, teardown.plan(resources), obstacles.notes(resources))
         if dry_run or (confirm is not None and not confirm(removal)):
             return removal
         removal.outcomes = execute(lab, removal.deletions)

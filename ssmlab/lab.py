@@ -45,6 +45,11 @@ def validate_name(name: str) -> str:
     return name
 
 
+def kit_tags(lab_name: str, role: str) -> list[dict[str, str]]:
+    """`Lab.tags` for a lab known by its name only (another lab's, in the session preferences' chain)."""
+    return [{"Key": TAG_KEY, "Value": lab_name}, {"Key": "Name", "Value": f"{lab_name}-{role}"}]
+
+
 def known_regions() -> list[str]:
     """Regions botocore knows for EC2, in every partition (the list ships with botocore)."""
     import boto3
@@ -96,7 +101,7 @@ class Lab:
 
     def tags(self, role: str) -> list[dict[str, str]]:
         """The two tags on everything the kit creates: the lab marker and a readable Name."""
-        return [{"Key": TAG_KEY, "Value": self.name}, {"Key": "Name", "Value": f"{self.name}-{role}"}]
+        return kit_tags(self.name, role)
 
     def tag_specifications(self, resource_type: str, role: str) -> list[dict[str, Any]]:
         return [{"ResourceType": resource_type, "Tags": self.tags(role)}]

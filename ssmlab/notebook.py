@@ -245,14 +245,14 @@ def restore_session_preferences(lab: Lab) -> list:
     other instance in the account and region would log there — or fail to start sessions when it
     cannot reach them. The lab's log group, bucket and endpoints stay.
     """
-    from ssmlab import inventory, teardown
+    from ssmlab import inventory, obstacles, teardown
     from ssmlab.locking import lab_lock
     from ssmlab.render import outcome_line
 
     with lab_lock(lab, "restore of the session preferences"):
         resources = inventory.lab_resources(lab)
-        steps = [d for d in teardown.plan(resources) if d.kind in teardown.PREFERENCE_KINDS]
-        for note in teardown.preferences_outlook(resources).notes:
+        steps = [d for d in teardown.plan(resources) if d.kind in obstacles.PREFERENCE_KINDS]
+        for note in obstacles.preferences_outlook(resources).notes:
             print(note)
         outcomes = teardown.execute(lab, steps, explain=print)
     for number, outcome in enumerate(outcomes, start=1):

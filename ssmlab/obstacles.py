@@ -1,4 +1,4 @@
-"""What a cleanup cannot remove, and why, known before it starts (pure).
+"""What a cleanup leaves, and why, known before it starts (pure).
 
 Teardown deletes only what carries the lab's tag. Something else inside the lab's VPC — an
 instance a colleague launched into the lab's subnet, a network interface of another
@@ -7,14 +7,19 @@ subnet it sits in, the security groups it uses and the VPC (DependencyViolation)
 does not help; naming it does. So the plan finds these occupants up front: each deletion
 they block carries the reason, and the cleanup fails it at once with the occupant's id and
 the command that would remove it, instead of retrying for a minute in silence.
+
+The region's Session Manager preferences are left too when they are not the lab's to restore
+(`preferences.removal` says which, and why).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ssmlab import preferences
 from ssmlab.inventory import LabResources, NetworkInterface, has_lab_tag
 from ssmlab.lab import TAG_KEY
+from ssmlab.preferences import Outlook
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,22 @@ def occupants(resources: LabResources) -> tuple[Occupant, ...]:
 def blocking(occupants_found: tuple[Occupant, ...], resource_id: str) -> tuple[Occupant, ...]:
     """The occupants that keep `resource_id` (a subnet, security group or VPC id) from being deleted."""
     return tuple(o for o in occupants_found if resource_id in o.holds)
+
+
+def preferences_outlook(resources: LabResources) -> Outlook:
+    """What removing the lab does to the region's Session Manager preferences, and what it leaves with why.
+
+    Only the lab's own saved copy counts as the lab's (its tag is checked); the others are the chain around it."""
+    own = resources.backup_parameter  # read with its tags: None unless it carries the lab's tag
+    saved = tuple(p for p in resources.saved_preferences if preferences.saved_by(p) != resources.lab)
+    return preferences.removal(resources.lab, resources.preferences, saved + ((own,) if own else ()))
+
+
+def notes(resources: LabResources) -> list[str]:
+    """What the cleanup leaves, with why: occupants of the lab's VPC that are not the lab's, and the region's
+    Session Manager preferences when they are not the lab's to restore."""
+    return [o.explain(resources.lab) for o in occupants(resources)] + list(preferences_outlook(resources).notes)
+
+
+PREFERENCE_KINDS = ("preferences", "saved preferences", "preferences tag")
+"""The teardown steps that concern the region's Session Manager preferences (notebook 07 restores only these)."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssmlab.inventory import Parameter, PreferencesDocument, has_lab_tag
-from ssmlab.lab import TAG_KEY
+from ssmlab.lab import TAG_KEY, kit_tags
 
 DOCUMENT = "SSM-SessionManagerRunShell"
 SAVED_PATH = "/kit/ssmlab/"
@@ -161,7 +161,7 @@ def takeover(lab: str, document: PreferencesDocument | None, saved: tuple[Parame
     changes = [c for c in _splice(lab, document, own, tagged, later) if c.operation != "delete_parameter"
                or c.target != saved_name(lab)]
     changes.append(_save(saved_name(lab), document.content, "keep the preferences there now, to put them back "
-                         "when the lab is removed", tags=None if own else _tags(lab, "previous-session-preferences")))
+                         "when the lab is removed", tags=None if own else kit_tags(lab, "previous-session-preferences")))
     if tagged and later is None:  # the lab created the document, yet what it holds now is not the lab's
         changes.append(Change("preferences tag", document.name, "remove_tags_from_resource",
                               {"ResourceType": "Document", "ResourceId": document.name, "TagKeys": [TAG_KEY]},
@@ -181,7 +181,7 @@ def _splice(lab: str, document: PreferencesDocument, own: Parameter | None, tagg
         elif tagged:
             changes.append(_delete_saved(later, f"lab {heir} now counts as the creator of the preferences"))
             changes.append(Change("preferences tag", document.name, "add_tags_to_resource", {
-                "ResourceType": "Document", "ResourceId": document.name, "Tags": _tags(heir, "session-preferences"),
+                "ResourceType": "Document", "ResourceId": document.name, "Tags": kit_tags(heir, "session-preferences"),
             }, f"lab {heir} deletes the preferences when it goes, as lab {lab} would have"))
     if own is not None:
         changes.append(_delete_saved(own, f"lab {lab}'s place in the chain is taken over"))
@@ -204,11 +204,6 @@ def _save(name: str, text: str, why: str, tags: list[dict[str, str]] | None = No
                               "Tier": "Advanced" if len(text) > 4096 else "Standard"}
     params.update({"Tags": tags} if tags is not None else {"Overwrite": True})
     return Change("saved preferences", name, "put_parameter", params, why)
-
-
-def _tags(lab: str, role: str) -> list[dict[str, str]]:
-    """The kit's two tags (lab.Lab.tags) for a lab known here by name only."""
-    return [{"Key": TAG_KEY, "Value": lab}, {"Key": "Name", "Value": f"{lab}-{role}"}]
 
 
 def _delete_saved(parameter: Parameter, why: str) -> Change:

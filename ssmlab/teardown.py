@@ -20,12 +20,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ssmlab import obstacles, preferences
+from ssmlab import obstacles
 from ssmlab.aws import error_code
 from ssmlab.errors import LabError
 from ssmlab.inventory import GONE_ENDPOINT_STATES, LabResources, SgRule, has_lab_tag
 from ssmlab.lab import Lab
-from ssmlab.preferences import Outlook
 
 # The order of the steps, as AWS's dependency rules require it.
 STEPS = (
@@ -139,7 +138,7 @@ def plan(resources: LabResources) -> list[Deletion]:
     if resources.log_group and has_lab_tag(resources.log_group.tags, lab):
         add("session-logging", "log group", resources.log_group.name, "logs", "delete_log_group",
             {"logGroupName": resources.log_group.name}, "the session transcripts' log group")
-    for change in preferences_outlook(resources).changes:
+    for change in obstacles.preferences_outlook(resources).changes:
         add("session-logging", change.kind, change.target, "ssm", change.operation, change.params, change.why)
 
     for endpoint in resources.endpoints:
@@ -222,26 +221,6 @@ def plan(resources: LabResources) -> list[Deletion]:
         add("roles", "role", role.name, "iam", "delete_role", {"RoleName": role.name},
             "last: nothing uses it, and it holds no policy and no profile")
     return out
-
-
-def preferences_outlook(resources: LabResources) -> Outlook:
-    """What removing the lab does to the region's Session Manager preferences, and what it leaves with why.
-
-    Only the lab's own saved copy counts as the lab's (its tag is checked); the others are the chain around it."""
-    own = resources.backup_parameter  # read with its tags: None unless it carries the lab's tag
-    saved = tuple(p for p in resources.saved_preferences if preferences.saved_by(p) != resources.lab)
-    return preferences.removal(resources.lab, resources.preferences, saved + ((own,) if own else ()))
-
-
-def notes(resources: LabResources) -> list[str]:
-    """What the cleanup leaves, with why: occupants of the lab's VPC that are not the lab's, and the region's
-    Session Manager preferences when they are not the lab's to restore."""
-    return [o.explain(resources.lab) for o in obstacles.occupants(resources)] + list(
-        preferences_outlook(resources).notes)
-
-
-PREFERENCE_KINDS = ("preferences", "saved preferences", "preferences tag")
-"""The deletions that concern the region's Session Manager preferences (notebook 07 restores only these)."""
 
 
 def _permission(rule: SgRule) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from ssmlab import labs, preferences, teardown
+from ssmlab import labs, obstacles, preferences, teardown
 from ssmlab.errors import BadInput
 from ssmlab.inventory import (
     Bucket, EicEndpoint, IamProfile, IamRole, Imds, Instance, LabResources, LogGroup, NetworkAcl, Parameter,
@@ -158,7 +158,7 @@ def test_preferences_a_later_lab_relies_on_are_left_with_a_note():
     resources = full(preferences=bobs, saved_preferences=(bob_saved,))
     deletions = teardown.plan(resources)
     assert ids(deletions, "delete_document") == [] and ids(deletions, "update_document") == []
-    assert any("lab bob's preferences" in note and "left as it is" in note for note in teardown.notes(resources))
+    assert any("lab bob's preferences" in note and "left as it is" in note for note in obstacles.notes(resources))
 
 
 def test_leftovers_list_what_the_audit_would_report():
@@ -211,7 +211,7 @@ def test_an_untagged_instance_in_the_labs_subnet_is_named_as_what_blocks_the_net
     assert deletions["sg-i (alice-instance)"].blocked_by == ("instance i-theirs",)
     assert deletions["sg-e (alice-endpoints)"].blocked_by == ()
     assert deletions["rtb-1"].blocked_by == ("instance i-theirs",)  # its subnet stays, so its association does
-    note = teardown.notes(resources)[0]
+    note = obstacles.notes(resources)[0]
     assert "instance i-theirs is not lab alice's" in note and "aws ec2 terminate-instances --instance-ids i-theirs" in note
     assert "subnet-1" in note and "sg-i" in note and "vpc-1" in note
-    assert teardown.notes(full(network_interfaces=(ours, endpoint_eni))) == []
+    assert obstacles.notes(full(network_interfaces=(ours, endpoint_eni))) == []

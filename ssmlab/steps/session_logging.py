@@ -206,7 +206,6 @@ def _ensure_preferences(lab: Lab, content: dict) -> bool:
     True if created."""
     from ssmlab import inventory
 
-    ssm = lab.client("ssm")
     document = inventory.preferences_document(lab)
     if document is None:
         with explained(f"creating the Session Manager preferences {PREFERENCES_DOCUMENT}"):
