@@ -18,7 +18,8 @@ from ssmlab.aws import describe_all, explained, get_or_none
 from ssmlab.lab import TAG_KEY, Lab
 
 Tags = tuple[tuple[str, str], ...]
-LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]  # terminated ones are gone
+LAUNCHED_STATES = ["pending", "running", "stopping", "stopped"]  # an instance that is the lab's to keep or start
+LIVE_INSTANCE_STATES = LAUNCHED_STATES + ["shutting-down"]  # terminated ones are gone
 GONE_ENDPOINT_STATES = ("deleted", "deleting", "failed", "rejected", "expired")
 
 

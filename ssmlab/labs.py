@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ssmlab.errors import BadInput
-from ssmlab.inventory import GONE_ENDPOINT_STATES
+from ssmlab.inventory import GONE_ENDPOINT_STATES, LAUNCHED_STATES
 from ssmlab.lab import TAG_KEY, Lab
 
 
@@ -63,7 +63,7 @@ def find_labs(lab: Lab) -> list[FoundLab]:
             seen(vpc.get("Tags"), None)
         for reservation in describe_all(
             ec2, "describe_instances", "Reservations",
-            Filters=has_tag + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}],
+            Filters=has_tag + [{"Name": "instance-state-name", "Values": LAUNCHED_STATES}],
         ):
             for instance in reservation["Instances"]:
                 seen(instance.get("Tags"), instance.get("LaunchTime"))

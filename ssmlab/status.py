@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ssmlab import preferences
-from ssmlab.inventory import GONE_ENDPOINT_STATES, LabState, has_lab_tag
+from ssmlab.inventory import GONE_ENDPOINT_STATES, LAUNCHED_STATES, LabState, has_lab_tag
 
 COMPLETE, PARTIAL, MISSING, DUPLICATE = "complete", "partial", "missing", "duplicate"
-RUNNING_OR_STOPPED = ("pending", "running", "stopping", "stopped")  # an instance on its way out is no duplicate
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def duplicates(state: LabState) -> list[Duplicate]:
                                                if _mine(g.tags, lab) and g.name != "default"]),
         ("endpoints", "endpoint", [(f" {e.service} ({e.endpoint_type.lower()})", e.endpoint_id) for e in live]),
         ("instance", "instance", [(f" {_name(i.tags)}", i.instance_id) for i in state.instances
-                                  if _mine(i.tags, lab) and i.state in RUNNING_OR_STOPPED]),
+                                  if _mine(i.tags, lab) and i.state in LAUNCHED_STATES]),  # one on its way out is none
     ]
     found = []
     for step, what, items in groups:

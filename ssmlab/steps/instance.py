@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ssmlab.aws import describe_all, error_code, explain, explained, only, wait
 from ssmlab.errors import LabError
 from ssmlab.idempotent import create_with_token
+from ssmlab.inventory import LAUNCHED_STATES
 from ssmlab.lab import Lab
 from ssmlab.steps.iam import InstanceRole
 from ssmlab.steps.network import Network
@@ -21,7 +22,7 @@ from ssmlab.steps.security_groups import SecurityGroups
 
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 DEFAULT_INSTANCE_TYPE = "t3.micro"
-LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+LIVE_STATES = LAUNCHED_STATES
 ROLE = "instance"
 """The lab's instance is tagged Name=<lab>-instance (08's extra instance has a Name of its own)."""
 # Right after an instance profile is created, EC2 may not see it yet (IAM is eventually
