@@ -57,6 +57,7 @@ class Agent:
     platform: dict[str, str]
     next_at: float
     private_ip: str = ""
+    vpc_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     phase: str = "booting"  # booting | no-credentials | connecting | online | no-channel | connection-lost | stopped
     ping_status: str | None = None  # None until the node first registers
@@ -67,6 +68,7 @@ class Agent:
     last_reason: str = "starting"
     boots: int = 1
     log: list[LogEntry] = field(default_factory=list)
+    queued_at: float | None = None  # the time the fleet's queue holds for this agent (fleet.py)
 
     @property
     def registered(self) -> bool:

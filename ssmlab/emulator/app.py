@@ -15,14 +15,25 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from datetime import datetime, timezone
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+from ssmlab.lab import LAB_HEADER
 
 if TYPE_CHECKING:
     from .protocol import AwsRequest, Response
 
 PREFIX = "/ssmlab/"
+
+
+def environ_key(header: str) -> str:
+    """How WSGI names a request header: X-Ssmlab-Lab -> HTTP_X_SSMLAB_LAB."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+LAB_ENVIRON = environ_key(LAB_HEADER)
 
 # Where handle_aws leaves the parsed AwsRequest (or None) in the environ, so a wrapper
 # around `moto_app` reads it instead of parsing the request a second time.
@@ -87,8 +98,14 @@ class SsmlabApp:
         }
         self.router: ActionRouter = ActionRouter()
         # Counts the requests that may change state, so that state read back between two
-        # changes can be reused (the simulated agents' snapshots, ssm_extension).
+        # changes can be reused (the simulated agents' snapshots, ssm_extension): in all, per
+        # lab (the X-Ssmlab-Lab header of ssmlab's clients) and for requests of no known lab.
         self.generation = 0
+        self._lab_generations: dict[str, int] = {}
+        self._unscoped_generation = 0
+        self._generation_lock = threading.Lock()
+        # Called after every request that may have changed state (the fleet wakes up).
+        self.on_change: list[Callable[[], None]] = []
         for extension in extensions:
             extension(self)
 
@@ -99,16 +116,39 @@ class SsmlabApp:
             if is_read(request):
                 return self.call_log.record(environ, start_response, self.aws_app)
             # A change may be under way: state read before it ends is stale (bumped on both sides).
-            self.generation += 1
+            lab = environ.get(LAB_ENVIRON)
+            self._changed(lab)
             try:
                 return self.call_log.record(environ, start_response, self.aws_app)
             finally:
-                self.generation += 1
+                self._changed(lab)
+                for listener in self.on_change:
+                    listener()
         handler = self.routes.get((environ.get("REQUEST_METHOD", "GET"), path))
         if handler is None:
             return _json_response(start_response, "404 Not Found",
                                   {"ok": False, "error": f"no ssmlab route {environ.get('REQUEST_METHOD')} {path}"})
         return handler(environ, start_response)
+
+    def _changed(self, lab: str | None) -> None:
+        with self._generation_lock:
+            self.generation += 1
+            if lab:
+                self._lab_generations[lab] = self._lab_generations.get(lab, 0) + 1
+            else:
+                self._unscoped_generation += 1
+
+    def generation_of(self, lab: str | None) -> tuple[int, ...]:
+        """What must stay equal for state read back for `lab` to still hold.
+
+        The simulation's own choice: a request from ssmlab's clients for lab L (its
+        X-Ssmlab-Lab header) is taken to change only L's resources, so it leaves the read-backs
+        of other labs valid; a request of no known lab (plain boto3, the AWS CLI) may change
+        anything, and state of no known lab is invalidated by every change."""
+        with self._generation_lock:
+            if lab is None:
+                return (self.generation,)
+            return (self._unscoped_generation, self._lab_generations.get(lab, 0))
 
     def health(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         """Liveness plus identity: the pid lets a client check it reached *its* emulator."""

@@ -27,8 +27,8 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from ssmlab.emulator.app import REQUEST_KEY, _close, _json_response, _Resumed
-from ssmlab.lab import LAB_HEADER, TAG_KEY
+from ssmlab.emulator.app import LAB_ENVIRON, REQUEST_KEY, _close, _json_response, _Resumed, environ_key
+from ssmlab.lab import TAG_KEY
 
 CAPACITY = 100_000
 """Entries kept (about 300 bytes each: ~30 MB at most); older ones are dropped and counted."""
@@ -37,12 +37,6 @@ FAULT_KEY = "ssmlab.fault"
 """Set in the environ by the fault injector to the kind of fault it answered with."""
 
 
-def environ_key(header: str) -> str:
-    """How WSGI names a request header: X-Ssmlab-Lab -> HTTP_X_SSMLAB_LAB."""
-    return "HTTP_" + header.upper().replace("-", "_")
-
-
-LAB_ENVIRON = environ_key(LAB_HEADER)
 # ssm_extension.INTERNAL_HEADER (checked equal in the tests; not imported, to keep this
 # module free of the agents' imports).
 INTERNAL_ENVIRON = environ_key("X-Ssmlab-Internal")

@@ -39,6 +39,10 @@ class SimClock:
             self._offset += seconds
         return self.now()
 
+    def wall_seconds_until(self, when: float) -> float:
+        """Real seconds until the simulated time `when` (negative when it has passed)."""
+        return (when - self.now()) / self.scale
+
     def to_json(self) -> dict:
         now = self.now()
         return {"now": iso(now), "epoch": now, "scale": self.scale}

@@ -26,6 +26,7 @@ def instances() -> list[dict[str, Any]]:
                         "account_id": account_id,
                         "state": instance.state,
                         "private_ip": instance.private_ip,
+                        "vpc_id": getattr(instance, "vpc_id", None),
                         "ami_name": getattr(ami, "name", None),
                         "tags": {t["key"]: t["value"] for t in instance.get_tags()},
                     }

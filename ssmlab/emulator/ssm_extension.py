@@ -23,22 +23,29 @@ def install(app: Any, clock: SimClock) -> Fleet:
     from ssmlab.emulator.hooks import after
     from ssmlab.emulator.protocol import json_response
 
-    client = internal_client
-    snapshots: dict[tuple[str, str], tuple[int, Any]] = {}
+    from ssmlab.lab import TAG_KEY
 
-    def snapshot(region: str, instance_id: str) -> Any:
-        """The instance's VPC read back over HTTP, reused until a request may have changed something."""
-        generation = app.generation
-        kept = snapshots.get((region, instance_id))
-        if kept is not None and kept[0] == generation:
+    client = internal_client
+    # (region, VPC or instance) -> (what must stay equal, the state read back)
+    snapshots: dict[tuple[str, str], tuple[tuple[int, ...], Any]] = {}
+
+    def snapshot(agent: Any) -> Any:
+        """The agent's VPC read back over HTTP, reused until a request of its lab (or of no lab)
+        may have changed something (app.generation_of). The VPC's agents share one read-back."""
+        key = (agent.region, agent.vpc_id or agent.instance_id)
+        valid = app.generation_of(agent.tags.get(TAG_KEY))
+        kept = snapshots.get(key)
+        if kept is not None and kept[0] == valid and any(i.instance_id == agent.instance_id for i in kept[1].instances):
             return kept[1]
         for service in ("ec2", "iam"):
-            client(service, region)  # marked before inventory uses them
-        state = inventory.snapshot(_internal_lab(region), instance_id=instance_id)
-        snapshots[(region, instance_id)] = (generation, state)
+            client(service, agent.region)  # marked before inventory uses them
+        state = inventory.snapshot(_internal_lab(agent.region), instance_id=agent.instance_id)
+        fleet.work["read_backs"] += 1
+        snapshots[key] = (valid, state)
         return state
 
-    fleet = Fleet(clock, snapshot, registration.assess, moto_state.instances)
+    fleet = Fleet(clock, snapshot, registration.assess, moto_state.instances, changes=lambda: app.generation)
+    app.on_change.append(fleet.wake)
     api = SessionManagerApi(fleet, client)
 
     def handler(action: Callable[[str, str, dict], dict]) -> Callable[[Any], Any]:
