@@ -189,6 +189,90 @@ def bench_make_lab(lab_factory) -> None:
            f"x{measured / baseline:.2f}; budget x1.30, < 300 s", ok)
 
 
+OTHER_LABS = 50
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _idle_cpu(pid: int, seconds: float = 10.0) -> float:
+    """The share of one core the process used while nobody asked it anything."""
+    before, started = _cpu_seconds(pid), time.perf_counter()
+    time.sleep(seconds)
+    return (_cpu_seconds(pid) - before) / (time.perf_counter() - started)
+
+
+def _run_08(lab_factory, folder: Path) -> float:
+    from ssmlab import runner
+
+    (notebook,) = runner.select(runner.discover(runner.notebooks_dir()), only=["08"])
+    started = time.perf_counter()
+    (result,) = runner.run(lab_factory(runner.unique_lab_name()), [notebook], folder / "build")
+    if result.status != "ok":
+        raise SystemExit(f"notebook 08 failed: {result.failure.describe() if result.failure else result.status}")
+    return time.perf_counter() - started
+
+
+def _fast_forward(lab, instance_id: str) -> tuple[float, dict]:
+    """A change in the lab, then 30 simulated minutes: the time it takes and the fleet's work."""
+    from ssmlab.emulator import control
+
+    lab.client("ec2").create_tags(Resources=[instance_id], Tags=[{"Key": "bench", "Value": str(time.time())}])
+    before = control.agents(lab, instance_id)["work"]
+    started = time.perf_counter()
+    control.advance_clock(lab, 30 * 60)
+    seconds = time.perf_counter() - started
+    after = control.agents(lab, instance_id)["work"]
+    return seconds, {k: after[k] - before[k] for k in after}
+
+
+def bench_beside_other_labs() -> None:
+    """The emulator costs what the learner's own lab costs, however many other labs it holds: notebook 08
+    beside 50 labs, a fast-forward's work, idle CPU and memory (issue 14), each against the same emulator
+    holding only the learner's lab, measured first."""
+    from ssmlab import emulator
+    from ssmlab.build import build
+    from ssmlab.emulator import control
+    from ssmlab.emulator.agent import AGENT_START_DELAY
+    from ssmlab.lab import Lab
+
+    def lab(name: str) -> Lab:
+        return Lab(name, "ap-northeast-1", "emulator")
+
+    os.environ.pop("SSMLAB_EMULATOR_URL", None)
+    status = emulator.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="ssmlab-bench-08-") as folder:
+            own = lab("bench-own")  # also warms the emulator up (moto loads its backends on first use)
+            instance_id = build(own).results["instance"].instance_id
+            alone_08 = _run_08(lab, Path(folder))
+            control.advance_clock(own, AGENT_START_DELAY + 5 * 60)  # every agent has seen its lab as it is now
+            alone_ff, alone_work = _fast_forward(own, instance_id)
+            alone_idle = _idle_cpu(status.pid)
+            for k in range(OTHER_LABS):
+                build(lab(f"bench-other-{k:02d}"))
+            control.advance_clock(own, AGENT_START_DELAY + 5)
+            online = sum(a["ping_status"] == "Online" for a in control.agents(own)["agents"])
+            crowd_ff, crowd_work = _fast_forward(own, instance_id)
+            crowd_idle = _idle_cpu(status.pid)
+            crowd_08 = _run_08(lab, Path(folder))
+        rss = _rss_mb(status.pid)
+    finally:
+        emulator.stop()
+    report(f"notebook 08 beside {OTHER_LABS} labs", f"{crowd_08:.1f} s", f"{alone_08:.1f} s (alone)",
+           f"x{crowd_08 / alone_08:.2f}; budget x1.30", crowd_08 <= 1.3 * alone_08)
+    report(f"fast-forward 30 min beside {OTHER_LABS} labs", f"{crowd_ff:.2f} s, {crowd_work['read_backs']} read-back",
+           f"{alone_ff:.2f} s, {alone_work['read_backs']} read-back", f"{crowd_work['attempts']} attempts "
+           f"(alone {alone_work['attempts']}); read back: only the changed lab", crowd_work["read_backs"] == alone_work["read_backs"] == 1
+           and crowd_ff <= 1.3 * alone_ff)
+    report(f"idle emulator, {online} agents online", f"{100 * crowd_idle:.2f} % CPU", f"{100 * alone_idle:.2f} % (1 lab)",
+           "budget < 2 % of a core", crowd_idle < 0.02)
+    report(f"emulator memory, {OTHER_LABS + 1} labs", f"{rss:.0f} MB", "-", "budget <= 400 MB", rss <= 400)
+
+
 def with_emulator(run) -> None:
     """Run `run(lab_factory)` against a fresh emulator of its own, stopped afterwards."""
     from ssmlab import emulator
@@ -219,8 +303,8 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).parent))
     bench_cli_startup()
     bench_doctor_thousand()
-    # make lab first: the doctor bench leaves 50 instances whose simulated agents would slow its clock moves
     with_emulator(lambda labs: (bench_make_lab(labs), bench_build_calls(labs), bench_doctor_calls(labs)))
+    bench_beside_other_labs()
     missed = [r[0] for r in RESULTS if not r[4]]
     print(f"\n{len(RESULTS) - len(missed)} of {len(RESULTS)} within budget" + (f"; missed: {', '.join(missed)}" if missed else ""))
     return 1 if missed else 0

@@ -1,0 +1,32 @@
+"""The emulator's tag lookup answers exactly as moto's own, from the resource's own tags."""
+
+from __future__ import annotations
+
+import boto3
+from moto import mock_aws
+
+from ssmlab.emulator import scale
+
+
+def test_tags_read_from_the_resources_entry_equal_motos_full_scan():
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.core import TaggedEC2Resource
+
+    scale.install()
+    fast = TaggedEC2Resource.get_tags
+    full_scan = fast.__wrapped__
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="ap-northeast-1")
+        for k in range(4):
+            vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [
+                {"Key": "ssmlab:lab", "Value": f"lab-{k}"}, {"Key": "Name", "Value": "x*?"}]}])["Vpc"]["VpcId"]
+            ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")  # untagged
+            ec2.create_security_group(GroupName=f"sg-{k}", Description="d", VpcId=vpc, TagSpecifications=[
+                {"ResourceType": "security-group", "Tags": [{"Key": "k", "Value": str(k)}]}])
+        backend = ec2_backends["123456789012"]["ap-northeast-1"]
+        resources = [*backend.vpcs.values(), *(s for by_zone in backend.subnets.values() for s in by_zone.values()),
+                     *backend.groups[None].values(), *(g for groups in backend.groups.values() for g in groups.values())]
+        assert [fast(r) for r in resources] == [full_scan(r) for r in resources]
+        assert sum(len(fast(r)) for r in backend.vpcs.values()) == 8
+        tagged = ec2.describe_vpcs(Filters=[{"Name": "tag:ssmlab:lab", "Values": ["lab-2"]}])["Vpcs"]
+        assert len(tagged) == 1 and {"Key": "Name", "Value": "x*?"} in tagged[0]["Tags"]
