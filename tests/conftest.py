@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,16 +24,48 @@ class RunningEmulator:
     pid: int
     env: dict
 
-    def cli(self, *args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        """Run `ssmlab ARGS` as a learner would, against this emulator."""
-        return subprocess.run(
-            [SSMLAB, *args],
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
+    def cli(self, *args: str, env: dict | None = None, timeout: float = 120,
+            process: bool = False) -> subprocess.CompletedProcess:
+        """Run `ssmlab ARGS` against this emulator, as a learner would: its exit code, stdout and stderr.
+
+        In this process by default (`ssmlab.cli.main`, stdin empty, output captured, `env` set for the
+        call), which talks to the emulator over HTTP exactly as the command does but without paying a
+        Python start-up per call; `process=True` runs the installed `ssmlab` command instead (the
+        `emulator` and `run` commands always do: they manage processes and kernels of their own)."""
+        if process or args[:1] in (("emulator",), ("run",)):
+            return subprocess.run([SSMLAB, *args], env={**self.env, **(env or {})}, capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+        return run_in_process(list(args), env or {})
+
+
+def run_in_process(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    """`ssmlab ARGS` through `ssmlab.cli.main` here: exit code as the command's (an uncaught error is 1
+    with its traceback on stderr, as Python prints it), with `env` set only for the call."""
+    from ssmlab import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update({key: str(value) for key, value in env.items()})
+    stdin, sys.stdin = sys.stdin, io.StringIO("")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(args)
+            except SystemExit as stop:  # argparse's usage errors, sys.exit(...)
+                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+                if isinstance(stop.code, str):
+                    print(stop.code, file=sys.stderr)
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.stdin = stdin
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return subprocess.CompletedProcess(["ssmlab", *args], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")

@@ -356,8 +356,9 @@ def test_session_records_go_where_the_preferences_say_and_fail_when_unreachable(
 def test_the_agents_route_returns_states_and_the_log_as_json(emulator, two_nodes):
     lab, _, first, _ = two_nodes
     report = control.agents(lab, first)
-    assert set(report) == {"clock", "agents", "log"}
+    assert set(report) == {"clock", "agents", "log", "work"}
     assert report["clock"]["scale"] > 0
+    assert report["work"]["attempts"] >= report["work"]["judgements"] >= report["work"]["read_backs"] >= 1
     assert {e["instance_id"] for e in report["log"]} == {first}
     assert json.dumps(report)  # plain JSON all the way down
 

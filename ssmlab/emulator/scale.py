@@ -10,6 +10,11 @@ labs answered a learner's notebook several times slower than an empty one (issue
 The fix reads the resource's own entry of the same tag store. The answer is the same:
 `describe_tags`'s pattern for an id is `fnmatch.translate(id)`, which matches that id
 exactly (ids hold no wildcard characters), and its result rows are built the same way.
+
+Two more costs moto pays on every request whatever it holds, each answered from a cache of
+what cannot change while the process runs: the list of its own service packages (a
+directory listing and a stat per package, to route each request) and the method names of a
+response class (`inspect.getmembers`, to find the action's handler).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Any
 
 
 def install() -> None:
-    """Patch moto's EC2 tag lookup once per process (the emulator's only)."""
+    """Patch moto once per process (the emulator's only): tags, its package list, handler names."""
+    _per_request_caches()
     from moto.ec2.models.core import TaggedEC2Resource
     from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
 
@@ -41,3 +47,18 @@ def install() -> None:
 
     get_tags._ssmlab = True  # type: ignore[attr-defined]
     TaggedEC2Resource.get_tags = get_tags
+
+
+def _per_request_caches() -> None:
+    from moto import backends
+    from moto.core import responses
+
+    if not getattr(backends.list_of_moto_modules, "_ssmlab", False):
+        modules = tuple(backends.list_of_moto_modules())  # moto's own folders: fixed once installed
+        listed = functools.wraps(backends.list_of_moto_modules)(lambda: modules)
+        listed._ssmlab = True  # type: ignore[attr-defined]
+        backends.list_of_moto_modules = listed
+    if not getattr(responses.method_names_from_class, "_ssmlab", False):
+        names = functools.cache(responses.method_names_from_class)  # a class's methods are fixed
+        names._ssmlab = True  # type: ignore[attr-defined]
+        responses.method_names_from_class = names
