@@ -143,8 +143,13 @@ def run(
     notebook_timeout: float | None = None,
     progress: Progress | None = None,
     say: Callable[[str], None] | None = None,
+    alone: bool = False,
 ) -> list[NotebookRun]:
     """Execute `notebooks` in order against `lab`; one NotebookRun each, in order.
+
+    `alone`: each notebook against a fresh lab of its own, named `<lab>-<NN>`, as if a learner opened
+    it first (the proof that no notebook relies on what an earlier one built); still one kernel, reset
+    between notebooks, and a failure skips nothing (the notebooks do not depend on each other).
 
     `progress(n, total, name, None)` is called as a notebook starts, `progress(n, total, name, result)` as it ends;
     `say(line)`, when given, hears about the teardown that stands in for a failed cleanup notebook (and its
@@ -157,7 +162,7 @@ def run(
     output.mkdir(parents=True, exist_ok=True)
     pictures = output / "pictures"
     pictures.mkdir(exist_ok=True)
-    values = {"lab_name": lab.name, "region": lab.region, "target": lab.target, "pictures_dir": str(pictures)}
+    values = {"region": lab.region, "target": lab.target, "pictures_dir": str(pictures)}
     folder = Path(notebooks[0]).resolve().parent
     results: list[NotebookRun] = []
     failed = restart = False
@@ -166,14 +171,16 @@ def run(
         for number, notebook in enumerate(notebooks, start=1):
             name = Path(notebook).stem
             cleanup = name.startswith(CLEANUP_PREFIX + "_")
-            if failed and not cleanup:
+            notebook_lab = replace(lab, name=f"{lab.name}-{name[:2]}") if alone else lab
+            if failed and not cleanup and not alone:
                 results.append(NotebookRun(name, SKIPPED))
                 if progress:
                     progress(number, len(notebooks), name, results[-1])
                 continue
             if progress:
                 progress(number, len(notebooks), name, None)
-            result = _execute(kernel, Path(notebook), output / Path(notebook).name, values, per_cell, per_notebook,
+            result = _execute(kernel, Path(notebook), output / Path(notebook).name,
+                              {**values, "lab_name": notebook_lab.name}, per_cell, per_notebook,
                               restart=restart, cleanup=cleanup)
             failed = failed or result.status == FAILED
             restart = bool(result.failure and result.failure.timed_out)
@@ -182,7 +189,7 @@ def run(
             if cleanup and result.status == FAILED:
                 from ssmlab import removal
 
-                result = replace(result, removal=removal.fallback(lab, name, say))
+                result = replace(result, removal=removal.fallback(notebook_lab, name, say))
             results.append(result)
     return results
 

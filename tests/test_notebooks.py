@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from ssmlab import emulator, runner
@@ -79,8 +80,8 @@ def check(name: str, values: dict) -> None:
         assert values["checkpoint"]["network"] == "complete", values["checkpoint"]
 
 
-def run(lab_name: str, notebooks: list[Path], output: Path) -> list[runner.NotebookRun]:
-    results = runner.run(Lab(lab_name, REGION, "emulator"), notebooks, output)
+def run(lab_name: str, notebooks: list[Path], output: Path, alone: bool = False) -> list[runner.NotebookRun]:
+    results = runner.run(Lab(lab_name, REGION, "emulator"), notebooks, output, alone=alone)
     failed = runner.failure_lines(results)
     assert not failed, failed
     return results
@@ -94,8 +95,14 @@ def test_the_whole_sequence_once(notebook_emulator, tmp_path):
     assert len(list((tmp_path / "pictures").glob("*.png"))) >= 8
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] != "00"], ids=lambda p: p.stem)
-def test_each_notebook_alone_from_a_fresh_lab(notebook_emulator, tmp_path, path):
-    """00 ran alone from a fresh lab as the sequence's first notebook; the others prove it here."""
-    (result,) = run(f"nb-alone-{path.name[:2]}", [path], tmp_path)
-    check(result.name, result.recorded)
+def test_each_notebook_alone_from_a_fresh_lab(notebook_emulator, tmp_path):
+    """Each notebook against a lab of its own (nb-alone-NN), in one kernel reset between notebooks as
+    `ssmlab run` does; 00 ran alone from a fresh lab as the sequence's first notebook."""
+    alone = [p for p in NOTEBOOKS if p.name[:2] != "00"]
+    results = run("nb-alone", alone, tmp_path, alone=True)
+    assert [r.name for r in results] == [p.stem for p in alone]
+    for result in results:
+        check(result.name, result.recorded)
+        injected = next(c for c in nbformat.read(str(result.output), as_version=4).cells
+                        if "injected-parameters" in c.metadata.get("tags", []))
+        assert f"lab_name = \"nb-alone-{result.name[:2]}\"" in injected.source  # a fresh lab of its own
