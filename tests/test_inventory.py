@@ -113,3 +113,30 @@ def test_calls_per_vpc_do_not_grow_with_the_number_of_resources(emulator, built)
     state = inventory.snapshot(lab)
     assert len(state.instances) == 9 and len(state.subnets) == 5
     assert sum(calls.values()) == small, calls
+
+
+def test_snapshot_reads_back_each_breakage_the_doctor_diagnoses(emulator):
+    """What the doctor's codes rest on, as the reader sees it after each change a learner can make
+    (the codes themselves are proven on hand-built states in test_doctor.py)."""
+    lab = Lab("e2e-inventory-broken", REGION, "emulator")
+    r = build(lab).results
+    ec2, iam = lab.client("ec2"), lab.client("iam")
+    instance_id, vpc_id = r["instance"].instance_id, r["network"].vpc_id
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[r["endpoints"].get("ssm").endpoint_id])
+    ec2.modify_vpc_endpoint(VpcEndpointId=r["endpoints"].get("ec2messages").endpoint_id, PrivateDnsEnabled=False)
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": False})
+    ec2.revoke_security_group_egress(GroupId=r["security-groups"].instance_sg_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
+    iam.detach_role_policy(RoleName=r["iam"].role_name, PolicyArn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
+    ec2.modify_instance_metadata_options(InstanceId=instance_id, HttpEndpoint="disabled")
+    ec2.stop_instances(InstanceIds=[instance_id])
+
+    state = inventory.snapshot(lab, instance_id=instance_id)
+    (vpc,) = state.vpcs
+    assert vpc.dns_hostnames is False and vpc.dns_support is True
+    assert {e.service: e.private_dns for e in state.endpoints if e.state != "deleted"} == {
+        "ec2messages": False, "ssmmessages": True}
+    assert state.security_group(r["security-groups"].instance_sg_id).egress == ()
+    (instance,) = state.instances
+    assert instance.state == "stopped" and instance.imds.http_endpoint == "disabled"
+    assert state.role(r["iam"].role_name).managed_policies == ()
