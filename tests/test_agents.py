@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from ssmlab import managed
 from ssmlab.build import BuildOptions, build
 from ssmlab.emulator import control
-from ssmlab.emulator.agent import AGENT_START_DELAY, CREDENTIAL_REFRESHER_SLEEP
+from ssmlab.emulator.agent import AGENT_START_DELAY, CREDENTIAL_REFRESHER_SLEEP, PING_INTERVAL
 from ssmlab.errors import LabError
 from ssmlab.lab import Lab
 from ssmlab.steps.instance import AL2023_PARAMETER
@@ -90,20 +90,6 @@ def test_wait_until_managed_returns_the_node_and_explains_a_timeout(emulator):
         managed.wait_until_managed(lab, unmanaged, timeout=1.5, poll=0.5)
 
 
-def _break_ssm_endpoint(lab, results):
-    endpoint = results["endpoints"].get("ssm").endpoint_id
-    lab.client("ec2").delete_vpc_endpoints(VpcEndpointIds=[endpoint])
-
-
-def _private_dns_off(lab, results):
-    endpoint = results["endpoints"].get("ssm").endpoint_id
-    lab.client("ec2").modify_vpc_endpoint(VpcEndpointId=endpoint, PrivateDnsEnabled=False)
-
-
-def _hostnames_off(lab, results):
-    lab.client("ec2").modify_vpc_attribute(VpcId=results["network"].vpc_id, EnableDnsHostnames={"Value": False})
-
-
 def _endpoint_sg_closed(lab, results):
     group = results["security-groups"].endpoint_sg_id
     lab.client("ec2").revoke_security_group_ingress(
@@ -118,24 +104,15 @@ def _instance_sg_closed(lab, results):
     )
 
 
-def _core_policy_detached(lab, results):
-    lab.client("iam").detach_role_policy(
-        RoleName=results["iam"].role_name, PolicyArn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-    )
-
-
 BREAKAGES = {
-    "no ssm endpoint": (_break_ssm_endpoint, {}, "ENDPOINT_MISSING"),
-    "private DNS off": (_private_dns_off, {}, "ENDPOINT_PRIVATE_DNS_DISABLED"),
-    "VPC DNS hostnames off": (_hostnames_off, {}, "VPC_DNS_HOSTNAMES_DISABLED"),
     "endpoint SG without 443": (_endpoint_sg_closed, {}, "ENDPOINT_SG_BLOCKS_HTTPS"),
-    "instance SG without egress 443": (_instance_sg_closed, {}, "INSTANCE_SG_BLOCKS_HTTPS"),
-    "role without the permissions": (_core_policy_detached, {}, "ROLE_MISSING_SSM_PERMISSIONS"),
     "no instance profile": (None, {"profile": False}, "NO_INSTANCE_PROFILE"),
     "IMDS disabled": (None, {"imds": "disabled"}, "IMDS_DISABLED"),
 }
 
 
+# Over HTTP, one breakage of the network, one of IAM and one of the launch options; the agent's verdict
+# for every breakage is registration.assess's, proven on hand-built states (test_registration.py).
 @pytest.mark.parametrize("case", list(BREAKAGES))
 def test_each_breakage_keeps_the_node_from_registering_and_the_log_names_it(emulator, case):
     breakage, launch_options, code = BREAKAGES[case]
@@ -419,3 +396,20 @@ def test_the_log_names_where_ssm_resolved(two_nodes):
     register = next(e for e in control.agents(lab, first)["log"] if e["step"] == "register")
     assert register["service"] == "ssm"
     assert register["address"] == results["endpoints"].get("ssm").endpoint_id or register["address"].startswith("10.0.")
+
+
+def test_a_change_in_one_lab_makes_only_that_labs_agents_read_it_back(emulator, two_nodes):
+    lab, _, first, _ = two_nodes
+    other, other_results = lab_until_iam("ag-other")
+    launch(other, other_results)  # a node of another lab, pinging all along
+    control.advance_clock(lab, PING_INTERVAL + 5)  # every agent has read its lab as it is now
+    before = control.agents(lab, first)["work"]
+    control.advance_clock(lab, 3 * PING_INTERVAL)
+    settled = control.agents(lab, first)["work"]
+    assert settled["attempts"] > before["attempts"] and settled["read_backs"] == before["read_backs"]
+
+    lab.client("ec2").create_tags(Resources=[first], Tags=[{"Key": "touched", "Value": "yes"}])
+    control.advance_clock(lab, PING_INTERVAL + 5)
+    report = control.agents(lab)
+    of_no_lab = [a for a in report["agents"] if a["lab"] is None and a["phase"] != "stopped"]
+    assert report["work"]["read_backs"] - settled["read_backs"] == 1 + len(of_no_lab)  # the lab's VPC, once

@@ -184,6 +184,7 @@ class Agent:
 
         return {
             "instance_id": self.instance_id,
+            "lab": self.tags.get("ssmlab:lab"),  # the instance's ssmlab:lab tag (ssmlab.lab.TAG_KEY), if any
             "region": self.region,
             "agent_version": self.version,
             "platform": self.platform,
