@@ -43,8 +43,9 @@ graphviz:
 lab: setup
 	$(BIN)/ssmlab run --target emulator $(if $(LAB),--lab $(LAB)) $(RUN_ARGS)
 
+# One worker per core (at most 4), each with its own emulator; `pytest` alone runs in one process.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 # The budgets of DESIGN.md, each printed as a ratio against a baseline measured in the same run.
 bench: setup

@@ -18,6 +18,17 @@ import pytest
 SSMLAB = shutil.which("ssmlab", path=str(Path(sys.executable).parent)) or "ssmlab"
 
 
+# Under pytest-xdist (`make test`), the files whose tests take longest are handed out first, so the
+# workers end together instead of one finishing a notebook run alone.
+SLOWEST_FIRST = ("test_notebooks.py", "test_run_timeout.py", "test_reliability.py", "test_teardown.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    if getattr(config.option, "numprocesses", None):
+        rank = {name: n for n, name in enumerate(SLOWEST_FIRST)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 @dataclass(frozen=True)
 class RunningEmulator:
     endpoint_url: str
