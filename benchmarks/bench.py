@@ -273,6 +273,29 @@ def bench_beside_other_labs() -> None:
     report(f"emulator memory, {OTHER_LABS + 1} labs", f"{rss:.0f} MB", "-", "budget <= 400 MB", rss <= 400)
 
 
+TEST_COMMAND = ["-m", "pytest", "-n", "auto", "--maxprocesses", "4"]  # the Makefile's `make test`
+
+
+def bench_make_test() -> None:
+    """`make test`'s pytest run within three minutes (set-up excluded), in a state directory of its own."""
+    import re
+
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="ssmlab-bench-test-") as folder:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SSMLAB_"))}
+        env["SSMLAB_STATE_DIR"] = folder
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, *TEST_COMMAND, "-q", "-p", "no:cacheprovider"], cwd=repo, env=env,
+                              capture_output=True, text=True)
+        measured = time.perf_counter() - started
+    summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    passed = re.search(r"(\d+) passed", summary)
+    ok = done.returncode == 0 and measured <= 180
+    report(f"make test (pytest, {os.cpu_count()} cores)", f"{measured:.0f} s", "180 s (budget)",
+           f"x{measured / 180:.2f}; {passed.group(1) if passed else '?'} passed" + ("" if done.returncode == 0 else f"; {summary}"),
+           ok)
+
+
 def with_emulator(run) -> None:
     """Run `run(lab_factory)` against a fresh emulator of its own, stopped afterwards."""
     from ssmlab import emulator
@@ -305,6 +328,7 @@ def main() -> int:
     bench_doctor_thousand()
     with_emulator(lambda labs: (bench_make_lab(labs), bench_build_calls(labs), bench_doctor_calls(labs)))
     bench_beside_other_labs()
+    bench_make_test()
     missed = [r[0] for r in RESULTS if not r[4]]
     print(f"\n{len(RESULTS) - len(missed)} of {len(RESULTS)} within budget" + (f"; missed: {', '.join(missed)}" if missed else ""))
     return 1 if missed else 0
