@@ -11,9 +11,10 @@ from typing import Any
 
 def install_all(app: Any, clock: Any) -> Any:
     """Install every extension on `app`; returns the simulated agents' fleet."""
-    from . import ec2_fixes, eice, iam_fixes, idempotency, pricing
+    from . import ec2_fixes, eice, iam_fixes, idempotency, moto_speed, pricing
     from .ssm_extension import install as install_agents
 
+    moto_speed.install()  # moto's per-request look-ups that cannot change, made once
     ec2_fixes.install(app)  # endpoint interfaces and DNS, AWS's validation and dependency rules
     eice.install(app)  # EC2 Instance Connect Endpoint
     # Around everything that answers AWS requests (handlers and moto); the fault injector,
