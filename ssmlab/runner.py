@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -162,6 +163,7 @@ def run(
     results: list[NotebookRun] = []
     failed = restart = False
     _quiet_papermill()
+    _import_papermill_meanwhile()
     with _Kernel(folder, output / "kernel.log") as kernel:
         for number, notebook in enumerate(notebooks, start=1):
             name = Path(notebook).stem
@@ -185,6 +187,19 @@ def run(
                 result = replace(result, removal=removal.fallback(lab, name, say))
             results.append(result)
     return results
+
+
+def _import_papermill_meanwhile() -> None:
+    """Import papermill in the background while the kernel starts (mostly a wait on another process):
+    its import takes about 1.5 s, nbformat's validator importing jsonschema, whose format checkers
+    compile grammars. The first notebook's own import waits for it to finish, or reports its error."""
+    def load() -> None:
+        try:
+            import papermill.engines  # noqa: F401
+        except Exception:  # pragma: no cover - raised again where papermill is used
+            pass
+
+    threading.Thread(target=load, name="ssmlab-run-imports", daemon=True).start()
 
 
 def _quiet_papermill() -> None:
