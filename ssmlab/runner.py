@@ -289,6 +289,14 @@ class _Kernel:
     RESET = ("import os as _os\n_os.chdir({cwd!r})\nget_ipython().run_line_magic('reset', '-f')\n"
              "__import__('gc').freeze()")
     FREEZE = "__import__('gc').freeze()"
+    # On a fresh kernel, matplotlib (0.4 s of imports, for the polling timelines and the cost charts) is
+    # imported by a background thread while the first notebooks wait on AWS; no name is left behind, a
+    # failure is left for the notebook that imports it, and pyplot (which picks the inline backend) too.
+    WARM = ("def _ssmlab_warm():\n"
+            "    try:\n        import matplotlib.figure, matplotlib.backends.backend_agg\n"
+            "    except Exception:\n        pass\n"
+            "__import__('threading').Thread(target=_ssmlab_warm, daemon=True).start()\n"
+            "del _ssmlab_warm")
 
     def __init__(self, cwd: Path, log: Path):
         self.cwd, self.log_path = cwd, log
@@ -326,9 +334,9 @@ class _Kernel:
         if restart or not run_sync(self.manager.is_alive)():
             run_sync(self.manager.restart_kernel)(now=True)
             self._connect()
-        if self._fresh:  # nothing to reset; the kernel's own start-up heap is frozen (silently: no history)
+        if self._fresh:  # nothing to reset: the start-up heap is frozen, matplotlib warmed (silently: no history)
             self._fresh = False
-            self._run(self.FREEZE, silent=True, store_history=False)
+            self._run(f"{self.FREEZE}\n{self.WARM}", silent=True, store_history=False)
             return
         self._run(self.RESET.format(cwd=str(self.cwd)))
 
