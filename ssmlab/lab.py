@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
@@ -228,26 +229,33 @@ class Lab:
         botocore's retries, or (`retries=False`) a single attempt per call for `idempotent.create_or_adopt`."""
         key = (service, region or self.region, retries)
         cache = self.__dict__.setdefault("_clients", {})
-        if key not in cache:
-            if not self.is_emulator and service not in SERVICES:  # a service added since: checked too
-                from ssmlab import configured_endpoints
+        if key in cache:
+            return cache[key]
+        # Reads run in threads (aws.together), and a boto3 session must not make two clients at once.
+        with self.__dict__.setdefault("_clients_lock", threading.Lock()):
+            if key not in cache:
+                cache[key] = self._new_client(service, key[1], retries)
+            return cache[key]
 
-                configured_endpoints.refuse(self._botocore_session, [service])
-            client = self.session.client(
-                service,
-                region_name=key[1],
-                endpoint_url=self.endpoint_url,
-                config=self._client_config if retries else self._single_attempt_config,
-            )
-            if self.is_emulator:
-                # The emulator's call log attributes each request to its lab (never sent to AWS).
-                client.meta.events.register("before-sign", self._mark_request)
-            if not retries:
-                from ssmlab.idempotent import mark_attempt
+    def _new_client(self, service: str, region: str, retries: bool):
+        if not self.is_emulator and service not in SERVICES:  # a service added since: checked too
+            from ssmlab import configured_endpoints
 
-                client.meta.events.register_last("request-created", mark_attempt)
-            cache[key] = client
-        return cache[key]
+            configured_endpoints.refuse(self._botocore_session, [service])
+        client = self.session.client(
+            service,
+            region_name=region,
+            endpoint_url=self.endpoint_url,
+            config=self._client_config if retries else self._single_attempt_config,
+        )
+        if self.is_emulator:
+            # The emulator's call log attributes each request to its lab (never sent to AWS).
+            client.meta.events.register("before-sign", self._mark_request)
+        if not retries:
+            from ssmlab.idempotent import mark_attempt
+
+            client.meta.events.register_last("request-created", mark_attempt)
+        return client
 
     def _mark_request(self, request, **_: Any) -> None:
         request.headers[LAB_HEADER] = self.name
