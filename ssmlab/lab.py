@@ -68,6 +68,10 @@ def _known_regions() -> tuple[str, ...]:
     return tuple(sorted(regions))
 
 
+_EMULATOR_CLIENTS: dict[tuple, Any] = {}
+_EMULATOR_CLIENTS_LOCK = threading.Lock()
+
+
 class _SearchPaths(list):
     """A loader's search paths: boto3 appends its own data folder for every Session it makes on the
     loader, and a shared loader needs it once."""
@@ -234,8 +238,19 @@ class Lab:
         # Reads run in threads (aws.together), and a boto3 session must not make two clients at once.
         with self.__dict__.setdefault("_clients_lock", threading.Lock()):
             if key not in cache:
-                cache[key] = self._new_client(service, key[1], retries)
+                cache[key] = self._emulator_client(key) if self.is_emulator else self._new_client(*key)
             return cache[key]
+
+    def _emulator_client(self, key: tuple[str, str, bool]):
+        """On the emulator, one client per lab, emulator and service in the process, whichever Lab asks: a
+        notebook kernel makes a Lab per notebook, and each new client costs ~10 ms of botocore's set-up.
+        The credentials are the fixed dummy ones, so nothing a client holds can go stale (on target aws
+        each Lab makes its own: the profile or keys may change between them)."""
+        shared = (self.endpoint_url, self.name, *key)
+        with _EMULATOR_CLIENTS_LOCK:
+            if shared not in _EMULATOR_CLIENTS:
+                _EMULATOR_CLIENTS[shared] = self._new_client(*key)
+            return _EMULATOR_CLIENTS[shared]
 
     def _new_client(self, service: str, region: str, retries: bool):
         if not self.is_emulator and service not in SERVICES:  # a service added since: checked too
