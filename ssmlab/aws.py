@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ssmlab.errors import LabError
 
@@ -58,6 +60,38 @@ def get_or_none(call: Any, *, missing: tuple[str, ...] = ("NoSuchEntity",), **kw
         if error_code(error) in missing:
             return None
         raise
+
+
+READERS = 8  # reads in flight at once: a snapshot's independent describes (AWS's read limits are far higher)
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_inside = threading.local()
+
+
+def together(*reads: Callable[[], Any]) -> list[Any]:
+    """Run independent reads at the same time; their results, in order. When one fails, the others
+    still end, and the first failure (in order) is raised. A read that calls `together` itself runs
+    its reads one after the other (the pool is bounded: it never waits on itself)."""
+    global _pool
+    if len(reads) < 2 or getattr(_inside, "active", False):
+        return [read() for read in reads]
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="ssmlab-read")
+    futures = [_pool.submit(_marked, read) for read in reads]
+    errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+    return [f.result() for f in futures]
+
+
+def _marked(read: Callable[[], Any]) -> Any:
+    _inside.active = True
+    try:
+        return read()
+    finally:
+        _inside.active = False
 
 
 def describe_all(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ of API calls does not grow with the number of instances, rules or endpoints.
 from __future__ import annotations
 
 from ssmlab import doctor, inventory, policy, status
+from ssmlab.aws import together
 from ssmlab.lab import Lab
 
 
@@ -20,9 +21,11 @@ def checkup(lab: Lab, instance_id: str | None = None) -> list[doctor.Diagnosis]:
             f"build it: ssmlab build --lab {lab.name} --region {lab.region}",
         ),))]
     running = [i for i in ids if (state.instance(i) is not None and state.instance(i).state == "running")]
-    nodes = inventory.node_facts(lab, running) if running else {}
-    preferences = state.session_preferences if state.lab else inventory.session_preferences(lab)  # a lab's snapshot has it
-    dhmc_role = inventory.default_host_management_role(lab)
+    nodes, preferences, dhmc_role = together(  # three independent reads at once
+        lambda: inventory.node_facts(lab, running) if running else {},
+        lambda: state.session_preferences if state.lab else inventory.session_preferences(lab),  # a lab's snapshot has it
+        lambda: inventory.default_host_management_role(lab),
+    )
     simulated = _simulations(lab, state, running)
     twice = () if instance_id else tuple(status.duplicates(state))  # a lab's own checkup
     return [

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import unquote
 
-from ssmlab.aws import describe_all, explained, get_or_none
+from ssmlab.aws import describe_all, explained, get_or_none, together
 from ssmlab.lab import TAG_KEY, Lab
 
 Tags = tuple[tuple[str, str], ...]
@@ -301,9 +301,14 @@ class LabState:
 
 
 def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = None) -> LabState:
-    """Read the lab (by its tag), or one VPC, or the VPC of one instance, in a few filtered calls."""
-    ec2 = lab.client("ec2")
+    """Read the lab (by its tag), or one VPC, or the VPC of one instance, in a few filtered calls.
+
+    Reads that do not depend on each other are made at the same time (`aws.together`): the network's
+    describes, the IAM documents of the profiles known up front, and the session preferences."""
     lab_name: str | None = None if (vpc_id or instance_id) else lab.name
+    for service in ("iam", "ssm") if lab_name else ("iam",):
+        lab.client(service)  # made here, once: the reads below share the clients across threads
+    ec2 = lab.client("ec2")
     looked_up: list[dict] = []
     if instance_id:
         with explained(f"looking up the instance {instance_id}"):
@@ -316,39 +321,72 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
                 instances=tuple(_instance(i, {}) for i in looked_up),
                 taken_at=datetime.now(timezone.utc),
             )
+    known = _profile_names(lab, looked_up, instance_id)  # read while the network is
 
-    with explained("reading the VPCs"):
-        if vpc_id:
-            vpcs = describe_all(ec2, "describe_vpcs", "Vpcs", VpcIds=[vpc_id])
-        else:
-            vpcs = describe_all(ec2, "describe_vpcs", "Vpcs", Filters=[lab.tag_filter])
-    vpc_ids = [v["VpcId"] for v in vpcs]
-    if not vpc_ids:
-        return _for_lab(lab, _read_iam(
-            lab, LabState(region=lab.region, lab=lab_name, taken_at=datetime.now(timezone.utc)), [], instance_id))
+    def vpcs_read() -> list[dict]:
+        with explained("reading the VPCs"):
+            if vpc_id:
+                return describe_all(ec2, "describe_vpcs", "Vpcs", VpcIds=[vpc_id])
+            return describe_all(ec2, "describe_vpcs", "Vpcs", Filters=[lab.tag_filter])
+
+    if vpc_id:  # the VPC is known: it is read with the rest
+        vpcs: list[dict] = []
+        vpc_ids = [vpc_id]
+    else:
+        vpcs, iam, preferences = together(vpcs_read, lambda: _read_iam(lab, known, bool(lab_name)),
+                                          lambda: _preferences(lab, lab_name))
+        if not vpcs:
+            return _without_vpc(lab, lab_name, iam, preferences, instance_id)
+        vpc_ids = [v["VpcId"] for v in vpcs]
 
     by_vpc = [{"Name": "vpc-id", "Values": vpc_ids}]
-    with explained("reading the network"):
-        subnets = describe_all(ec2, "describe_subnets", "Subnets", Filters=by_vpc)
-        tables = describe_all(ec2, "describe_route_tables", "RouteTables", Filters=by_vpc)
-        acls = describe_all(ec2, "describe_network_acls", "NetworkAcls", Filters=by_vpc)
-        groups = describe_all(ec2, "describe_security_groups", "SecurityGroups", Filters=by_vpc)
-        endpoints = describe_all(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=by_vpc)
-        enis = describe_all(ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=by_vpc)
-        reservations = describe_all(
-            ec2,
-            "describe_instances",
-            "Reservations",
-            Filters=by_vpc + [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}],
-        )
-        dns = {v: _dns_attributes(ec2, v) for v in vpc_ids}
-    with explained("reading the prefix lists used by the security groups and routes"):
-        prefix_lists = _prefix_lists(ec2, groups, tables)
+
+    def network(operation: str, key: str, **extra: Any) -> Callable[[], list[dict]]:
+        def read() -> list[dict]:
+            with explained("reading the network"):
+                return describe_all(ec2, operation, key, **{"Filters": by_vpc, **extra})
+        return read
+
+    def dns_read(v: str) -> Callable[[], tuple[bool, bool]]:
+        def read() -> tuple[bool, bool]:
+            with explained("reading the network"):
+                return _dns_attributes(ec2, v)
+        return read
+
+    reads: list[Callable[[], Any]] = [
+        network("describe_subnets", "Subnets"),
+        network("describe_route_tables", "RouteTables"),
+        network("describe_network_acls", "NetworkAcls"),
+        network("describe_security_groups", "SecurityGroups"),
+        network("describe_vpc_endpoints", "VpcEndpoints"),
+        network("describe_network_interfaces", "NetworkInterfaces"),
+        network("describe_instances", "Reservations",
+                Filters=by_vpc + [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]),
+        *[dns_read(v) for v in vpc_ids],
+    ]
+    if vpc_id:
+        reads += [vpcs_read, lambda: _read_iam(lab, known, bool(lab_name)), lambda: _preferences(lab, lab_name)]
+    answers = together(*reads)
+    subnets, tables, acls, groups, endpoints, enis, reservations = answers[:7]
+    dns = dict(zip(vpc_ids, answers[7 : 7 + len(vpc_ids)]))
+    if vpc_id:
+        vpcs, iam, preferences = answers[7 + len(vpc_ids):]
+        if not vpcs:
+            return _without_vpc(lab, lab_name, iam, preferences, instance_id)
     instances = [i for r in reservations for i in r["Instances"]]
     if instance_id and instance_id not in {i["InstanceId"] for i in instances}:
         instances += [i for i in looked_up if i["InstanceId"] == instance_id]  # terminated: still diagnosable
-    volumes = _volumes(ec2, instances)
-    images = _images(ec2, instances)
+
+    def prefix_lists_read() -> tuple[PrefixList, ...]:
+        with explained("reading the prefix lists used by the security groups and routes"):
+            return _prefix_lists(ec2, groups, tables)
+
+    names = _profile_names(lab, instances, instance_id)
+    more = [n for n in names if n not in known]  # profiles the instances use beyond those read already
+    prefix_lists, volumes, images, iam_more = together(
+        prefix_lists_read, lambda: _volumes(ec2, instances), lambda: _images(ec2, instances),
+        lambda: _read_iam(lab, more, own_role=False) if more else ({}, {}))
+    iam = ({**iam[0], **iam_more[0]}, {**iam[1], **iam_more[1]})
 
     state = LabState(
         region=lab.region,
@@ -364,13 +402,21 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
         instances=tuple(_instance(i, volumes) for i in instances),
         images=images,
         taken_at=datetime.now(timezone.utc),
+        session_preferences=preferences,
     )
-    return _for_lab(lab, _read_iam(lab, state, instances, instance_id))
+    return _with_iam(lab, state, iam, names)
 
 
-def _for_lab(lab: Lab, state: LabState) -> LabState:
+def _without_vpc(lab: Lab, lab_name: str | None, iam: tuple[dict, dict], preferences: dict | None,
+                 instance_id: str | None) -> LabState:
+    """No VPC (yet, or any more): the lab's IAM and preferences only."""
+    state = LabState(region=lab.region, lab=lab_name, taken_at=datetime.now(timezone.utc), session_preferences=preferences)
+    return _with_iam(lab, state, iam, _profile_names(lab, [], instance_id))
+
+
+def _preferences(lab: Lab, lab_name: str | None) -> dict | None:
     """A lab's snapshot also says whose the region's Session Manager preferences are (status checks them)."""
-    return replace(state, session_preferences=session_preferences(lab)) if state.lab else state
+    return session_preferences(lab) if lab_name else None
 
 
 def _images(ec2: Any, instances: list[dict]) -> tuple[Image, ...]:
@@ -597,35 +643,48 @@ def _instance(i: dict, volumes: dict[str, dict]) -> Instance:
 _MANAGED_DOCUMENTS: dict[tuple[str, str, str], dict] = {}
 
 
-def _read_iam(lab: Lab, state: LabState, instances: list[dict], instance_id: str | None) -> LabState:
+def _profile_names(lab: Lab, instances: list[dict], instance_id: str | None) -> list[str]:
+    """The instance profiles a snapshot reads: the instances' (in their order), and the lab's own."""
     from ssmlab.steps.iam import profile_name
 
-    iam = lab.client("iam")
-    profile_names: list[str] = []
+    names: list[str] = []
     for instance in instances:
         arn = (instance.get("IamInstanceProfile") or {}).get("Arn")
-        if arn and arn.split("/")[-1] not in profile_names:
-            profile_names.append(arn.split("/")[-1])
-    if not instance_id and profile_name(lab) not in profile_names:
-        profile_names.append(profile_name(lab))
+        if arn and arn.split("/")[-1] not in names:
+            names.append(arn.split("/")[-1])
+    if not instance_id and profile_name(lab) not in names:
+        names.append(profile_name(lab))
+    return names
 
-    profiles: list[InstanceProfile] = []
+
+def _read_iam(lab: Lab, profile_names: list[str], own_role: bool) -> tuple[dict, dict]:
+    """The profiles (by name; None where there is none) and their roles (by name), plus the lab's own
+    role when `own_role` (a snapshot of the lab, not of one instance or VPC)."""
+    iam = lab.client("iam")
+    profiles: dict[str, InstanceProfile | None] = {}
     role_names: list[str] = []
     for name in profile_names:
         raw = _iam_get(iam.get_instance_profile, "InstanceProfile", InstanceProfileName=name)
-        if raw is None:
-            continue
-        profiles.append(
-            InstanceProfile(raw["InstanceProfileName"], raw["Arn"], tuple(r["RoleName"] for r in raw.get("Roles", [])), _tags(raw))
-        )
-        role_names.extend(r["RoleName"] for r in raw.get("Roles", []) if r["RoleName"] not in role_names)
-    if not instance_id:
+        profiles[name] = raw and InstanceProfile(
+            raw["InstanceProfileName"], raw["Arn"], tuple(r["RoleName"] for r in raw.get("Roles", [])), _tags(raw))
+        role_names.extend(r["RoleName"] for r in (raw or {}).get("Roles", []) if r["RoleName"] not in role_names)
+    if own_role:
         from ssmlab.steps.iam import role_name
 
         if role_name(lab) not in role_names:
             role_names.append(role_name(lab))
-    roles = [r for r in (_read_role(lab, iam, n) for n in role_names) if r is not None]
-    return replace(state, instance_profiles=tuple(profiles), roles=tuple(roles))
+    return profiles, {n: _read_role(lab, iam, n) for n in role_names}
+
+
+def _with_iam(lab: Lab, state: LabState, iam: tuple[dict, dict], profile_names: list[str]) -> LabState:
+    """The state with the profiles in `profile_names`' order, their roles, then (a lab's snapshot) the lab's own."""
+    from ssmlab.steps.iam import role_name
+
+    profiles, roles = iam
+    found = [profiles[n] for n in profile_names if profiles.get(n) is not None]
+    wanted = [r for p in found for r in p.role_names] + ([role_name(lab)] if state.lab else [])
+    return replace(state, instance_profiles=tuple(found),
+                   roles=tuple(roles[r] for r in dict.fromkeys(wanted) if roles.get(r) is not None))
 
 
 def _iam_get(call: Any, key: str, **kwargs: Any) -> dict | None:

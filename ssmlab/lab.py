@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from ssmlab.errors import BadInput
@@ -52,13 +53,54 @@ def kit_tags(lab_name: str, role: str) -> list[dict[str, str]]:
 
 def known_regions() -> list[str]:
     """Regions botocore knows for EC2, in every partition (the list ships with botocore)."""
+    return list(_known_regions())
+
+
+@lru_cache(maxsize=1)
+def _known_regions() -> tuple[str, ...]:
+    """Read once per process: every Lab validates its region, and a notebook kernel makes one per notebook."""
     import boto3
 
-    session = boto3.session.Session()
+    session = boto3.session.Session(botocore_session=_botocore_core())
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(session.get_available_regions("ec2", partition_name=partition))
-    return sorted(regions)
+    return tuple(sorted(regions))
+
+
+_EMULATOR_CLIENTS: dict[tuple, Any] = {}
+_EMULATOR_CLIENTS_LOCK = threading.Lock()
+
+
+class _SearchPaths(list):
+    """A loader's search paths: boto3 appends its own data folder for every Session it makes on the
+    loader, and a shared loader needs it once."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@lru_cache(maxsize=None)
+def _shared_loader(data_path: str | None):
+    """botocore's data loader for one AWS_DATA_PATH, shared by every session of the process.
+
+    botocore caches the service models it parses (megabytes of JSON: ec2's takes about 0.1 s) per
+    loader, and each botocore session makes its own loader: a Lab per notebook in a warm kernel would
+    parse them all again. The models are read-only data, the same for every session."""
+    from botocore.loaders import Loader
+
+    paths = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)] if data_path else []
+    return Loader(extra_search_paths=_SearchPaths(paths))
+
+
+def _botocore_core():
+    """A new botocore session (its own credentials and config) on the process's shared data loader."""
+    import botocore.session
+
+    core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader(core.get_config_variable("data_path")))
+    return core
 
 
 def validate_region(region: str) -> str:
@@ -138,7 +180,8 @@ class Lab:
         if self.is_emulator:
             # Explicit dummy keys win over whatever profile or keys the user has set,
             # so nothing aimed at the emulator can ever sign a request for a real account.
-            return boto3.session.Session(region_name=self.region, **EMULATOR_CREDENTIALS)
+            return boto3.session.Session(region_name=self.region, botocore_session=_botocore_core(),
+                                         **EMULATOR_CREDENTIALS)
         session = boto3.session.Session(region_name=self.region, botocore_session=self._botocore_session)
         if session.get_credentials() is None:
             raise BadInput(
@@ -164,11 +207,9 @@ class Lab:
     def _botocore_session(self):
         """For target aws, before any call: refused when an endpoint URL configured in the environment
         or the AWS config would send the kit's calls somewhere other than AWS."""
-        import botocore.session
-
         from ssmlab import configured_endpoints
 
-        core = botocore.session.Session()
+        core = _botocore_core()
         configured_endpoints.refuse(core, SERVICES)
         return core
 
@@ -192,26 +233,44 @@ class Lab:
         botocore's retries, or (`retries=False`) a single attempt per call for `idempotent.create_or_adopt`."""
         key = (service, region or self.region, retries)
         cache = self.__dict__.setdefault("_clients", {})
-        if key not in cache:
-            if not self.is_emulator and service not in SERVICES:  # a service added since: checked too
-                from ssmlab import configured_endpoints
+        if key in cache:
+            return cache[key]
+        # Reads run in threads (aws.together), and a boto3 session must not make two clients at once.
+        with self.__dict__.setdefault("_clients_lock", threading.Lock()):
+            if key not in cache:
+                cache[key] = self._emulator_client(key) if self.is_emulator else self._new_client(*key)
+            return cache[key]
 
-                configured_endpoints.refuse(self._botocore_session, [service])
-            client = self.session.client(
-                service,
-                region_name=key[1],
-                endpoint_url=self.endpoint_url,
-                config=self._client_config if retries else self._single_attempt_config,
-            )
-            if self.is_emulator:
-                # The emulator's call log attributes each request to its lab (never sent to AWS).
-                client.meta.events.register("before-sign", self._mark_request)
-            if not retries:
-                from ssmlab.idempotent import mark_attempt
+    def _emulator_client(self, key: tuple[str, str, bool]):
+        """On the emulator, one client per lab, emulator and service in the process, whichever Lab asks: a
+        notebook kernel makes a Lab per notebook, and each new client costs ~10 ms of botocore's set-up.
+        The credentials are the fixed dummy ones, so nothing a client holds can go stale (on target aws
+        each Lab makes its own: the profile or keys may change between them)."""
+        shared = (self.endpoint_url, self.name, *key)
+        with _EMULATOR_CLIENTS_LOCK:
+            if shared not in _EMULATOR_CLIENTS:
+                _EMULATOR_CLIENTS[shared] = self._new_client(*key)
+            return _EMULATOR_CLIENTS[shared]
 
-                client.meta.events.register_last("request-created", mark_attempt)
-            cache[key] = client
-        return cache[key]
+    def _new_client(self, service: str, region: str, retries: bool):
+        if not self.is_emulator and service not in SERVICES:  # a service added since: checked too
+            from ssmlab import configured_endpoints
+
+            configured_endpoints.refuse(self._botocore_session, [service])
+        client = self.session.client(
+            service,
+            region_name=region,
+            endpoint_url=self.endpoint_url,
+            config=self._client_config if retries else self._single_attempt_config,
+        )
+        if self.is_emulator:
+            # The emulator's call log attributes each request to its lab (never sent to AWS).
+            client.meta.events.register("before-sign", self._mark_request)
+        if not retries:
+            from ssmlab.idempotent import mark_attempt
+
+            client.meta.events.register_last("request-created", mark_attempt)
+        return client
 
     def _mark_request(self, request, **_: Any) -> None:
         request.headers[LAB_HEADER] = self.name

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -167,6 +168,7 @@ def run(
     results: list[NotebookRun] = []
     failed = restart = False
     _quiet_papermill()
+    _import_papermill_meanwhile()
     with _Kernel(folder, output / "kernel.log") as kernel:
         for number, notebook in enumerate(notebooks, start=1):
             name = Path(notebook).stem
@@ -194,6 +196,19 @@ def run(
     return results
 
 
+def _import_papermill_meanwhile() -> None:
+    """Import papermill in the background while the kernel starts (mostly a wait on another process):
+    its import takes about 1.5 s, nbformat's validator importing jsonschema, whose format checkers
+    compile grammars. The first notebook's own import waits for it to finish, or reports its error."""
+    def load() -> None:
+        try:
+            import papermill.engines  # noqa: F401
+        except Exception:  # pragma: no cover - raised again where papermill is used
+            pass
+
+    threading.Thread(target=load, name="ssmlab-run-imports", daemon=True).start()
+
+
 def _quiet_papermill() -> None:
     """nbclient logs a timeout ("Timeout waiting for execute reply", "Interrupting kernel") to papermill's
     logger; with logging left unconfigured (the command line) Python's last-resort handler prints that on
@@ -209,6 +224,7 @@ def _execute(kernel: "_Kernel", source: Path, destination: Path, values: dict, p
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from ssmlab import engine
     from ssmlab.celltime import CellClock
     from ssmlab.notebook import recorded
 
@@ -225,8 +241,8 @@ def _execute(kernel: "_Kernel", source: Path, destination: Path, values: dict, p
     try:
         kernel.reset(restart=restart)
         papermill.execute_notebook(
-            str(source), str(destination), parameters=parameters, kernel_name=KERNEL_NAME, engine_name=_engine(),
-            cwd=str(source.parent), progress_bar=False, km=kernel.manager,
+            str(source), str(destination), parameters=parameters, kernel_name=KERNEL_NAME, engine_name=engine.name(),
+            cwd=str(source.parent), progress_bar=False, km=kernel.manager, kc=kernel.client,
             execution_timeout=max(1, math.ceil(per_cell)),  # nbclient's own waits (kernel info); cells: the clock
             **clock.client_options(),
         )
@@ -241,29 +257,6 @@ def _execute(kernel: "_Kernel", source: Path, destination: Path, values: dict, p
     seconds = time.monotonic() - started
     values_recorded = recorded(destination) if destination.exists() else {}
     return NotebookRun(source.stem, FAILED if failure else OK, seconds, destination, failure, values_recorded)
-
-
-ENGINE = "ssmlab"
-
-
-def _engine() -> str:
-    """papermill's nbclient engine, saving the executed notebook once at its end instead of before and
-    after every cell (two JSON writes of the whole notebook, images included, per cell: about 1.5 s of
-    a run, measured). `execute_notebook` still saves at the end, on failure too."""
-    from papermill.engines import NBClientEngine, papermill_engines
-
-    class SaveAtEnd(NBClientEngine):
-        @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
-            nb_man.save = lambda **_: None  # this manager only; papermill's notebook_complete saves once
-            try:
-                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
-            finally:
-                del nb_man.save
-
-    if ENGINE not in papermill_engines._engines:
-        papermill_engines.register(ENGINE, SaveAtEnd)
-    return ENGINE
 
 
 def _source_position(source: Path, executed_index: int) -> int | None:
@@ -293,15 +286,29 @@ def _first_line(source: str) -> str:
 class _Kernel:
     """One python3 kernel for the run, started in the notebooks' folder; its stderr goes to a log file.
 
-    A client of our own stays connected for the resets between notebooks (papermill brings its own).
+    One client stays connected for the whole run (a new one after a restart): it resets the namespace
+    between notebooks and papermill executes the notebooks through it (`ssmlab.engine`).
     """
 
-    RESET = "import os as _os\n_os.chdir({cwd!r})\nget_ipython().run_line_magic('reset', '-f')"
+    # After the reset, what survives it (modules, their caches) is moved out of the garbage collector's
+    # view (gc.freeze): %reset's own collections, and the collections during the next notebook, then
+    # walk only what was made since, not the whole warm heap again (0.15-0.3 s per reset, measured).
+    RESET = ("import os as _os\n_os.chdir({cwd!r})\nget_ipython().run_line_magic('reset', '-f')\n"
+             "__import__('gc').freeze()")
+    FREEZE = "__import__('gc').freeze()"
+    # On a fresh kernel, matplotlib (0.4 s of imports, for the polling timelines and the cost charts) is
+    # imported by a background thread while the first notebooks wait on AWS; no name is left behind, a
+    # failure is left for the notebook that imports it, and pyplot (which picks the inline backend) too.
+    WARM = ("def _ssmlab_warm():\n"
+            "    try:\n        import matplotlib.figure, matplotlib.backends.backend_agg\n"
+            "    except Exception:\n        pass\n"
+            "__import__('threading').Thread(target=_ssmlab_warm, daemon=True).start()\n"
+            "del _ssmlab_warm")
 
     def __init__(self, cwd: Path, log: Path):
         self.cwd, self.log_path = cwd, log
         self.manager: Any = None
-        self._client: Any = None
+        self.client: Any = None
         self._log: Any = None
         self._fresh = True
 
@@ -316,11 +323,14 @@ class _Kernel:
         return self
 
     def _connect(self) -> None:
-        if self._client is not None:
-            self._client.stop_channels()
-        self._client = self.manager.blocking_client()
-        self._client.start_channels()
-        self._client.wait_for_ready(timeout=60)
+        from jupyter_core.utils import run_sync
+
+        if self.client is not None:
+            self.client.stop_channels()
+        self.client = self.manager.client()
+        self.client.start_channels()
+        run_sync(self.client.wait_for_ready)(timeout=60)
+        self.client.allow_stdin = False  # as nbclient sets its own: a notebook cell cannot prompt
         self._fresh = True
 
     def reset(self, restart: bool = False) -> None:
@@ -331,17 +341,22 @@ class _Kernel:
         if restart or not run_sync(self.manager.is_alive)():
             run_sync(self.manager.restart_kernel)(now=True)
             self._connect()
-        if self._fresh:
+        if self._fresh:  # nothing to reset: the start-up heap is frozen, matplotlib warmed (silently: no history)
             self._fresh = False
+            self._run(f"{self.FREEZE}\n{self.WARM}", silent=True, store_history=False)
             return
-        self._client.execute_interactive(self.RESET.format(cwd=str(self.cwd)), timeout=60,
-                                         output_hook=lambda message: None)
+        self._run(self.RESET.format(cwd=str(self.cwd)))
+
+    def _run(self, code: str, **options: Any) -> None:
+        from jupyter_core.utils import run_sync
+
+        run_sync(self.client.execute_interactive)(code, timeout=60, output_hook=lambda message: None, **options)
 
     def __exit__(self, *exc: Any) -> None:
         from jupyter_core.utils import run_sync
 
         try:
-            self._client.stop_channels()
+            self.client.stop_channels()
             run_sync(self.manager.shutdown_kernel)(now=False)
         finally:
             self._log.close()

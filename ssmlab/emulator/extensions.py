@@ -11,10 +11,10 @@ from typing import Any
 
 def install_all(app: Any, clock: Any) -> Any:
     """Install every extension on `app`; returns the simulated agents' fleet."""
-    from . import ec2_fixes, eice, iam_fixes, idempotency, pricing, scale
+    from . import ec2_fixes, eice, iam_fixes, idempotency, moto_speed, pricing
     from .ssm_extension import install as install_agents
 
-    scale.install()  # moto's tag lookups cost what one resource holds, not what every lab holds
+    moto_speed.install()  # tag look-ups cost one resource's tags; per-request look-ups made once
     ec2_fixes.install(app)  # endpoint interfaces and DNS, AWS's validation and dependency rules
     eice.install(app)  # EC2 Instance Connect Endpoint
     # Around everything that answers AWS requests (handlers and moto); the fault injector,

@@ -68,6 +68,7 @@ def ensure_interface_endpoints(
 ) -> Endpoints:
     ec2 = lab.client("ec2")
     created: list[str] = []
+    waiting: list[str] = []  # found, but repaired just now or not available yet
     with explained("looking up the lab's VPC endpoints"):
         existing = describe_all(
             ec2,
@@ -95,10 +96,11 @@ def ensure_interface_endpoints(
                     "TagSpecifications": lab.tag_specifications("vpc-endpoint", f"{service}-endpoint"),
                 })
             created.append(endpoint["VpcEndpointId"])
-        else:
-            _converge(lab, endpoint, network, security_group_id)
+        elif _converge(lab, endpoint, network, security_group_id) or str(endpoint.get("State")).lower() != "available":
+            waiting.append(endpoint["VpcEndpointId"])
         results.append(endpoint)
-    wait_for_vpc_endpoints(lab, [e["VpcEndpointId"] for e in results])
+    # Those created, repaired or not yet available; the others were found available just now.
+    wait_for_vpc_endpoints(lab, created + waiting)
     return Endpoints(
         endpoints=tuple(
             Endpoint(service=short_service(e["ServiceName"]), endpoint_id=e["VpcEndpointId"]) for e in results
@@ -107,8 +109,9 @@ def ensure_interface_endpoints(
     )
 
 
-def _converge(lab: Lab, endpoint: dict, network: Network, security_group_id: str) -> None:
-    """Put back private DNS, a missing subnet or the endpoint security group, if someone removed them."""
+def _converge(lab: Lab, endpoint: dict, network: Network, security_group_id: str) -> bool:
+    """Put back private DNS, a missing subnet or the endpoint security group, if someone removed them;
+    whether anything was."""
     changes: dict = {}
     if not endpoint.get("PrivateDnsEnabled"):
         changes["PrivateDnsEnabled"] = True
@@ -120,6 +123,7 @@ def _converge(lab: Lab, endpoint: dict, network: Network, security_group_id: str
     if changes:
         with explained(f"repairing the endpoint {endpoint['VpcEndpointId']}"):
             lab.client("ec2").modify_vpc_endpoint(VpcEndpointId=endpoint["VpcEndpointId"], **changes)
+    return bool(changes)
 
 
 def ensure_gateway_endpoint(lab: Lab, network: Network, service: str) -> tuple[str, bool]:

@@ -76,7 +76,8 @@ def ensure(
             ec2.start_instances(InstanceIds=[instance_id])
 
     instance_id = found["InstanceId"]
-    wait(lab, "ec2", "instance_running", InstanceIds=[instance_id])
+    if created or found["State"]["Name"] != "running":  # found running: nothing to wait for
+        wait(lab, "ec2", "instance_running", InstanceIds=[instance_id])
     return Instance(
         instance_id=instance_id,
         image_id=found["ImageId"],

@@ -5,14 +5,14 @@ from __future__ import annotations
 import boto3
 from moto import mock_aws
 
-from ssmlab.emulator import scale
+from ssmlab.emulator import moto_speed
 
 
 def test_tags_read_from_the_resources_entry_equal_motos_full_scan():
     from moto.ec2.models import ec2_backends
     from moto.ec2.models.core import TaggedEC2Resource
 
-    scale.install()
+    moto_speed.install()
     fast = TaggedEC2Resource.get_tags
     full_scan = fast.__wrapped__
     with mock_aws():
