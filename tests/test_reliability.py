@@ -180,7 +180,8 @@ def test_a_lab_that_exists_twice_is_reported_and_removed_whole(emulator):
     ec2.run_instances(ImageId=ours.image_id, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=ours.subnet_id,
                       TagSpecifications=lab.tag_specifications("instance", "instance"))
     shown = emulator.cli("status", "--lab", "rel-copy", "--region", REGION)
-    assert "2x  network" in shown.stdout and copy in shown.stdout and "2x  instance" in shown.stdout
+    assert "2x  network" in shown.stdout and copy in shown.stdout and "2x  instance" in shown.stdout, (
+        shown.stdout, shown.stderr, [(v.vpc_id, v.tags) for v in lab_state("rel-copy").vpcs])
     assert "ssmlab cleanup --lab rel-copy" in shown.stdout
     doctor = emulator.cli("doctor", "--lab", "rel-copy", "--region", REGION, "--json")
     findings = [f for d in json.loads(doctor.stdout) for f in d["findings"]]
