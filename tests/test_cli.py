@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,10 +17,7 @@ def test_help_is_fast_and_imports_nothing_heavy():
         f"print('heavy:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip().splitlines()[-1] == "heavy:"
-    started = time.monotonic()
-    subprocess.run([SSMLAB, "--help"], capture_output=True, check=True)
-    assert time.monotonic() - started < 1.0
+    assert result.stdout.strip().splitlines()[-1] == "heavy:"  # its time is `make bench`'s (< 1 s)
 
 
 def test_every_command_is_listed_in_help():

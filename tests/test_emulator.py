@@ -34,18 +34,15 @@ ENV_TO_CLEAR = ("SSMLAB_EMULATOR_URL", "AWS_ENDPOINT_URL", "HTTP_PROXY", "HTTPS_
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
-    """One emulator for the module: (status, seconds from start() to healthy, state dir)."""
+    """One emulator for the module: (status, state dir)."""
     with pytest.MonkeyPatch.context() as mp:
         directory = tmp_path_factory.mktemp("state")
         mp.setenv("SSMLAB_STATE_DIR", str(directory))
         for name in ENV_TO_CLEAR:
             mp.delenv(name, raising=False)
-        began = time.monotonic()
         status = emulator.start()
-        elapsed = time.monotonic() - began
-        print(f"\nemulator start() -> healthy in {elapsed:.2f} s")
         try:
-            yield status, elapsed, directory
+            yield status, directory
         finally:
             emulator.stop()
 
@@ -63,7 +60,7 @@ def fresh_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def use_running(running, monkeypatch):
     """Point this test at the module's emulator (a function fixture may have moved it)."""
-    monkeypatch.setenv("SSMLAB_STATE_DIR", str(running[2]))
+    monkeypatch.setenv("SSMLAB_STATE_DIR", str(running[1]))
     return running[0]
 
 
@@ -119,16 +116,15 @@ def wait_gone(pid: int, timeout: float = 5.0) -> bool:
 # --- the shared emulator ---------------------------------------------------------------
 
 def test_start_runs_a_healthy_emulator_on_a_free_port(use_running, running):
-    status, elapsed = use_running, running[1]
+    status = use_running
     assert status.running
     port = int(status.endpoint_url.rsplit(":", 1)[1])
     assert status.endpoint_url.startswith("http://127.0.0.1:") and port != 5000
     assert state.pid_alive(status.pid) and status.pid != os.getpid()
     assert emulator.status() == status
-    recorded = json.loads((running[2] / "emulator.json").read_text())
+    recorded = json.loads((running[1] / "emulator.json").read_text())
     assert recorded["pid"] == status.pid and recorded["port"] == port
-    assert {"host", "endpoint_url", "log_path", "started_at"} <= recorded.keys()
-    assert elapsed < 5.0  # DESIGN budget: first answer within 2 s; margin for busy CI
+    assert {"host", "endpoint_url", "log_path", "started_at"} <= recorded.keys()  # the first answer's time: make bench
 
 
 def test_second_start_reuses_the_running_emulator(use_running):

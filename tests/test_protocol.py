@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from urllib.parse import unquote, urlsplit
 
 import boto3
@@ -536,16 +535,13 @@ def test_live_unimplemented_action_fails_fast(live, service, operation, params, 
     c = client(service, live.endpoint_url, retries={"mode": mode})
     sent: list = []
     c.meta.events.register("before-send", lambda request, **_: sent.append(request.url))
-    began = time.monotonic()
     with pytest.raises(ClientError) as caught:
         getattr(c, operation)(**params)
-    elapsed = time.monotonic() - began
     error = caught.value.response["Error"]
     assert error["Code"] == "NotImplemented"
     assert error["Message"].startswith(f"ssmlab emulator: {what} is not emulated (moto 5.")
     assert "--target aws" in error["Message"]
-    assert len(sent) == 1
-    assert elapsed < 1.0
+    assert len(sent) == 1  # one attempt: no retry and no back-off
 
 
 @pytest.mark.emulator
