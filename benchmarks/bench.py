@@ -21,7 +21,7 @@ RESULTS: list[tuple[str, str, str, str, bool]] = []
 
 def report(name: str, measured: str, baseline: str, ratio: str, ok: bool) -> None:
     RESULTS.append((name, measured, baseline, ratio, ok))
-    print(f"{'ok  ' if ok else 'MISS'} {name:<38} {measured:>16}   baseline {baseline:>16}   {ratio}", flush=True)
+    print(f"{'PASS' if ok else 'MISS'} {name:<38} {measured:>16}   baseline {baseline:>16}   {ratio}", flush=True)
 
 
 def median_seconds(command: list[str], runs: int = 7) -> float:
