@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from ssmlab.lab import TAG_KEY
+
 AGENT_START_DELAY = 20.0  # seconds from "running" to the agent's first attempt (simulation's choice)
 CREDENTIAL_REFRESHER_SLEEP = 30 * 60.0  # "about 30 minutes" (FACTS.md: tens of minutes)
 PING_INTERVAL = 5 * 60.0  # FACTS.md: the service health-checks a node about every 5 minutes
@@ -184,7 +186,7 @@ class Agent:
 
         return {
             "instance_id": self.instance_id,
-            "lab": self.tags.get("ssmlab:lab"),  # the instance's ssmlab:lab tag (ssmlab.lab.TAG_KEY), if any
+            "lab": self.tags.get(TAG_KEY),  # the instance's ssmlab:lab tag, if any
             "region": self.region,
             "agent_version": self.version,
             "platform": self.platform,
