@@ -14,12 +14,18 @@ def step_line(number: int, total: int, report) -> str:
     return f"[{number}/{total}] {report.step:<16} {what:<14} {report.seconds:5.1f}s  {report.summary}"
 
 
+def wrapped(text: str, width: int) -> list[str]:
+    """Lines of at most `width`, broken at spaces only: an AWS id (vpc-0a1b..., i-0c2d...) stays whole, so it
+    can be found and copied (textwrap's default also breaks after a hyphen, splitting ids over two lines)."""
+    return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False)
+
+
 def status_table(steps) -> str:
     width = max(60, min(shutil.get_terminal_size((120, 20)).columns, 160))
     indent = 2 + 2 + 2 + 16 + 2 + 9 + 2
     lines = [f"  {'':2}  {'step':<16}  {'status':<9}  detail", f"  {'':2}  {'-' * 16}  {'-' * 9}  {'-' * 20}"]
     for s in steps:
-        detail = [line for part in s.detail.split("; ") for line in textwrap.wrap(part, max(20, width - indent))] or [""]
+        detail = [line for part in s.detail.split("; ") for line in wrapped(part, max(20, width - indent))] or [""]
         lines.append(f"  {MARKS.get(s.status, '  ')}  {s.step:<16}  {s.status:<9}  {detail[0]}")
         lines.extend(" " * indent + more for more in detail[1:])
     return "\n".join(lines)
@@ -48,7 +54,7 @@ def diagnosis_text(diagnosis) -> str:
         lines.append("  no findings: everything the API shows is in order")
     for finding in diagnosis.findings:
         lines.append(f"  {SEVERITY_MARKS[finding.severity]} {finding.code}  {finding.resource or ''}".rstrip())
-        lines.extend(f"         {line}" for line in textwrap.wrap(finding.message, 100))
+        lines.extend(f"         {line}" for line in wrapped(finding.message, 100))
         lines.append(f"         fix: {finding.fix}")  # one line, so the command copies whole
     lines.append(f"\n  IAM checked with {diagnosis.iam_method}.")
     lines.append("  Not visible to the doctor: " + "; ".join(diagnosis.blind_spots) + ".")

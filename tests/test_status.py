@@ -131,6 +131,15 @@ def test_a_lab_that_exists_twice_is_marked_duplicate_with_the_way_out():
     assert statuses(extra)["instance"] == "complete"
 
 
+def test_ids_in_the_table_stay_whole_whatever_the_terminal_width(monkeypatch):
+    base = complete_state()
+    twice = complete_state(vpcs=base.vpcs + (Vpc("vpc-fb78720cd6b16619b", "10.0.0.0/16", True, True, tags=LAB),))
+    for columns in range(60, 161):  # at some widths textwrap's default broke "vpc-" from the rest of the id
+        monkeypatch.setenv("COLUMNS", str(columns))
+        table = status_table(lab_status(twice))
+        assert "vpc-fb78720cd6b16619b" in table and not any(line.rstrip().endswith("vpc-") for line in table.splitlines())
+
+
 def test_the_table_has_one_row_per_step_with_its_mark():
     table = status_table(lab_status(complete_state()))
     assert table.count("\n  ok  ") == 5
