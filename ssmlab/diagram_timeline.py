@@ -137,5 +137,7 @@ def polling_timeline(agent_log: dict, *, instance_id: str | None = None, filenam
 
 
 def _save(fig: Any, filename: str | os.PathLike | None) -> None:
+    from ssmlab import figures
+
     if filename is not None:
-        fig.savefig(filename, dpi=150)
+        figures.save(fig, filename, dpi=150)

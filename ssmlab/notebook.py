@@ -166,13 +166,21 @@ def agent_log(lab: Lab, instance_id: str | None = None) -> dict | None:
 
 
 def show_figure(figure: Any) -> None:
-    """Display a matplotlib figure once (and release it)."""
+    """Display a matplotlib figure once (and release it). A figure already saved as a PNG shows as that
+    file, at the size the inline backend would draw it (the file's higher resolution makes it sharper),
+    instead of being drawn a second time."""
     import matplotlib.pyplot as plt
 
-    try:
-        from IPython.display import display
+    from ssmlab import figures
 
-        display(figure)
+    try:
+        from IPython.display import Image, display
+
+        saved = figures.saved_png(figure)
+        if saved is not None:
+            display(Image(filename=str(saved), width=round(figure.get_figwidth() * figures.INLINE_DPI)))
+        else:
+            display(figure)
     finally:
         plt.close(figure)
 

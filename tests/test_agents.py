@@ -398,6 +398,19 @@ def test_the_log_names_where_ssm_resolved(two_nodes):
     assert register["address"] == results["endpoints"].get("ssm").endpoint_id or register["address"].startswith("10.0.")
 
 
+def test_sessions_and_commands_leave_what_the_agents_read_valid(two_nodes):
+    lab, _, first, _ = two_nodes
+    control.advance_clock(lab, PING_INTERVAL + 5)  # every agent has read its lab as it is now
+    before = control.agents(lab, first)["work"]
+    ssm = lab.client("ssm")
+    ssm.terminate_session(SessionId=ssm.start_session(Target=first)["SessionId"])
+    ssm.send_command(InstanceIds=[first], DocumentName="AWS-RunShellScript", Parameters={"commands": ["id"]})
+    control.advance_clock(lab, PING_INTERVAL + 5)
+    after = control.agents(lab, first)["work"]
+    # the session and the command were judged on the state already read, and so were the pings since
+    assert after["attempts"] > before["attempts"] and after["read_backs"] == before["read_backs"]
+
+
 def test_a_change_in_one_lab_makes_only_that_labs_agents_read_it_back(emulator, two_nodes):
     lab, _, first, _ = two_nodes
     other, other_results = lab_until_iam("ag-other")

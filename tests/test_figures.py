@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import nbformat
 import papermill
 
@@ -9,6 +11,8 @@ CELLS = [
     "from ssmlab import costplot, diagram\nfrom ssmlab.cost import Scenario, estimate\nfrom ssmlab.prices import PriceBook",
     'costplot.options_chart(estimate(PriceBook.offline(), Scenario("us-east-1")))',
     'diagram.polling_timeline({"agents": [], "log": []})',
+    # saved first: shown as the saved file, at the inline size, without being drawn again
+    'from ssmlab import notebook\nnotebook.show_figure(diagram.polling_timeline({"agents": [], "log": []}, filename="saved"))',
 ]
 
 
@@ -23,3 +27,6 @@ def test_cost_and_timeline_figures_display_inline_once(tmp_path):
     for cell in nbformat.read(executed, as_version=4).cells[1:]:
         pictures = [o for o in cell.outputs if "image/png" in o.get("data", {})]
         assert len(pictures) == 1, cell.outputs
+    shown = pictures[0]
+    assert base64.b64decode(shown["data"]["image/png"]) == (tmp_path / "saved.png").read_bytes()
+    assert shown["metadata"]["image/png"]["width"] == 1100  # 11 in, as the inline backend draws it at 100 dpi

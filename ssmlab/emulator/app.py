@@ -106,6 +106,10 @@ class SsmlabApp:
         self._generation_lock = threading.Lock()
         # Called after every request that may have changed state (the fleet wakes up).
         self.on_change: list[Callable[[], None]] = []
+        # Whether a request may change state that is read back: it moves the generations and calls
+        # on_change. Any request but a read, until the extension that reads state back narrows it to
+        # what it reads (ssm_extension).
+        self.may_change: Callable[[AwsRequest | None], bool] = lambda request: not is_read(request)
         for extension in extensions:
             extension(self)
 
@@ -113,7 +117,7 @@ class SsmlabApp:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIX):
             request = self.parse(environ)
-            if is_read(request):
+            if not self.may_change(request):
                 return self.call_log.record(environ, start_response, self.aws_app)
             # A change may be under way: state read before it ends is stale (bumped on both sides).
             lab = environ.get(LAB_ENVIRON)

@@ -44,6 +44,7 @@ def install(app: Any, clock: SimClock) -> Fleet:
         snapshots[key] = (valid, state)
         return state
 
+    app.may_change = may_change_read_back
     fleet = Fleet(clock, snapshot, registration.assess, moto_state.instances, changes=lambda: app.generation)
     app.on_change.append(fleet.wake)
     api = SessionManagerApi(fleet, client)
@@ -67,6 +68,24 @@ def install(app: Any, clock: SimClock) -> Fleet:
     after(app, "ec2", "RebootInstances", lambda request: fleet.reboot(request.query_list("InstanceId")))
     boot.install(fleet)  # status checks read `initializing` while an agent boots
     return fleet
+
+
+# What a read-back reads (inventory.snapshot: the network and instances, IAM, the session preferences
+# document) and the fleet's instances come from these services only.
+READ_BACK_SERVICES = frozenset({"ec2", "iam", "ssm"})
+# Answered by ssm_api: they start or end sessions and commands, which no read-back reads.
+SESSION_ACTIONS = frozenset({"StartSession", "ResumeSession", "TerminateSession", "SendCommand", "CancelCommand"})
+
+
+def may_change_read_back(request: Any) -> bool:
+    """Whether a request may change what the agents read back: a change to a service they read, other
+    than a session or a command. A session's transcript going to CloudWatch Logs or S3 leaves every
+    read-back valid; an unparsed request counts as a change."""
+    from ssmlab.emulator.app import is_read
+
+    if request is None:
+        return True
+    return not is_read(request) and request.service in READ_BACK_SERVICES and request.action not in SESSION_ACTIONS
 
 
 INTERNAL_HEADER = "X-Ssmlab-Internal"
