@@ -306,6 +306,10 @@ class _Kernel:
             "__import__('threading').Thread(target=_ssmlab_warm, daemon=True).start()\n"
             "del _ssmlab_warm")
 
+    # No input history: a run's cells need none, and IPython would write each one to its SQLite
+    # history (about 1 ms per cell, measured, and a history file that grows with every run).
+    OPTIONS = ["--HistoryManager.enabled=False"]
+
     def __init__(self, cwd: Path, log: Path):
         self.cwd, self.log_path = cwd, log
         self.manager: Any = None
@@ -319,7 +323,7 @@ class _Kernel:
 
         self._log = open(self.log_path, "w")
         self.manager = AsyncKernelManager(kernel_name=KERNEL_NAME)
-        run_sync(self.manager.start_kernel)(cwd=str(self.cwd), stderr=self._log)
+        run_sync(self.manager.start_kernel)(cwd=str(self.cwd), stderr=self._log, extra_arguments=self.OPTIONS)
         self._connect()
         return self
 
