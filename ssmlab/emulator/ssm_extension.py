@@ -12,6 +12,7 @@ import urllib.parse
 from typing import Any, Callable
 
 from ssmlab.emulator import boot, moto_state
+from ssmlab.emulator.app import is_read
 from ssmlab.emulator.clock import SimClock
 from ssmlab.emulator.fleet import Fleet
 from ssmlab.emulator.ssm_api import SessionManagerApi
@@ -22,7 +23,6 @@ def install(app: Any, clock: SimClock) -> Fleet:
     from ssmlab import inventory, registration
     from ssmlab.emulator.hooks import after
     from ssmlab.emulator.protocol import json_response
-
     from ssmlab.lab import TAG_KEY
 
     client = internal_client
@@ -81,8 +81,6 @@ def may_change_read_back(request: Any) -> bool:
     """Whether a request may change what the agents read back: a change to a service they read, other
     than a session or a command. A session's transcript going to CloudWatch Logs or S3 leaves every
     read-back valid; an unparsed request counts as a change."""
-    from ssmlab.emulator.app import is_read
-
     if request is None:
         return True
     return not is_read(request) and request.service in READ_BACK_SERVICES and request.action not in SESSION_ACTIONS
