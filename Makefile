@@ -19,7 +19,12 @@ help:
 	@echo "make jupyter  set up, then JupyterLab on notebooks/ with the emulator running"
 	@echo "make setup    .venv with ssmlab (editable, dev extra) and Graphviz's dot"
 
+# ssmlab's own modules compiled ahead: an editable install leaves them uncompiled, and where Python may
+# not write its cache (PYTHONDONTWRITEBYTECODE=1, as on the machine these figures come from) every process that
+# imports ssmlab (the CLI, the emulator, each kernel) would compile them again: `ssmlab --help` takes
+# 0.15 s instead of 0.11 s (measured). Files changed since are compiled again, here or on import.
 setup: $(STAMP) graphviz
+	@$(BIN)/python -m compileall -q ssmlab >/dev/null
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \

@@ -84,6 +84,8 @@ class Diagnosis:
     paths: dict[str, PathResult] = field(default_factory=dict, hash=False)
     iam_method: str = "the role's policy documents, evaluated by ssmlab.policy"
     blind_spots: tuple[str, ...] = BLIND_SPOTS
+    # The snapshot it was judged from: a picture drawn from it shows what the doctor saw, without reading again.
+    state: LabState | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -123,13 +125,13 @@ def diagnose(
             "INSTANCE_NOT_FOUND", instance_id,
             f"{instance_id} is not an instance in {state.region} (or you may not describe it)",
             f"check the id and the region: aws ec2 describe-instances --instance-ids {instance_id} --region {state.region}",
-        ),))
+        ),), state=state)
     if instance.state != "running":
         return Diagnosis(instance_id, state.region, managed, (_finding(
             "INSTANCE_NOT_RUNNING", instance_id, f"{instance_id} is {instance.state}: no agent runs on it",
             f"aws ec2 start-instances --instance-ids {instance_id}" if instance.state in ("stopped", "stopping")
             else "launch a new instance: a terminated one cannot be started",
-        ),))
+        ),), state=state)
 
     version = node.agent_version if node else None
     assessment = registration.assess(state, instance_id, agent_version=version)
@@ -149,7 +151,7 @@ def diagnose(
         "iam:SimulatePrincipalPolicy" if simulated_missing is not None
         else "the role's policy documents, evaluated by ssmlab.policy (iam:SimulatePrincipalPolicy was not available)"
     )
-    return Diagnosis(instance_id, state.region, managed, tuple(_dedupe(findings)), paths, iam_method)
+    return Diagnosis(instance_id, state.region, managed, tuple(_dedupe(findings)), paths, iam_method, state=state)
 
 
 # -- the rules -------------------------------------------------------------------------------

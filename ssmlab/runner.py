@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -197,10 +198,15 @@ def run(
 
 
 def _import_papermill_meanwhile() -> None:
-    """Import papermill in the background while the kernel starts (mostly a wait on another process):
-    its import takes about 1.5 s, nbformat's validator importing jsonschema, whose format checkers
-    compile grammars. The first notebook's own import waits for it to finish, or reports its error."""
+    """Import papermill in the background while the kernel starts (mostly a wait on another process).
+    The first notebook's own import waits for it to finish, or reports its error.
+
+    nbformat's validator imports jsonschema, which loads rfc3987_syntax when it is installed (JupyterLab's
+    jupyter-events asks for it) for its "iri" format checker, and that module builds a parser on import:
+    about 1 s of CPU (measured). nbformat never checks formats, so the run leaves that module out, and
+    jsonschema leaves that one checker out (its own fallback when the module is missing)."""
     def load() -> None:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
         try:
             import papermill.engines  # noqa: F401
         except Exception:  # pragma: no cover - raised again where papermill is used

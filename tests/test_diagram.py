@@ -122,6 +122,17 @@ def test_a_missing_endpoint_is_drawn_red_dashed_and_findings_may_be_json(tmp_pat
     assert not re.search(r"\bmissing_", rendered(tmp_path, state, (), name="no-findings"))  # absent, not yet built
 
 
+def test_a_diagnosis_carries_the_state_it_judged_so_its_picture_needs_no_second_read():
+    broken = groups(private_lab(), sg("sg-endpoints"))
+    diagnosis = doctor.diagnose(broken, "i-1")
+    assert diagnosis.state is broken  # the very snapshot, not a re-read that may have moved on
+    assert scene(diagnosis.state, diagnosis.findings) == scene(broken, findings(broken))
+    assert diagnosis == replace(diagnosis, state=private_lab())  # a diagnosis compares by its findings
+    assert "state" not in diagnosis.to_json()  # the JSON contract is unchanged
+    gone = doctor.diagnose(broken, "i-missing")
+    assert gone.codes() == ["INSTANCE_NOT_FOUND"] and gone.state is broken
+
+
 def test_what_does_not_exist_is_left_out_and_gateways_appear_when_present():
     before_endpoints = private_lab(endpoints=(), network_interfaces=(), instances=())
     drawn = scene(before_endpoints)
