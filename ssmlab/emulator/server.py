@@ -171,10 +171,9 @@ def _refuse_if_running() -> None:
 
 def _warm_up() -> None:
     """Have moto load its EC2 and IAM models now, while the client is still starting, instead
-    of during the learner's first call (about 1 s on 2 cores, measured); and make the clients the
-    simulated sessions use (SSM for the preferences, CloudWatch Logs and S3 for the records), which
-    otherwise cost the first StartSession about 0.2 s (measured). Marked internal: the call log and
-    fault injection leave these requests out."""
+    of during the learner's first call (about 1 s on 2 cores, measured); and make the SSM client
+    a simulated session reads the preferences with, which otherwise cost the first StartSession
+    about 0.2 s (measured). Marked internal: the call log and fault injection leave these requests out."""
     from ssmlab.emulator.ssm_extension import internal_client
     from ssmlab.lab import default_region
 
