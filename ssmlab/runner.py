@@ -205,8 +205,9 @@ def _import_papermill_meanwhile() -> None:
     jupyter-events asks for it) for its "iri" format checker, and that module builds a parser on import:
     about 1 s of CPU (measured). nbformat never checks formats, so the run leaves that module out, and
     jsonschema leaves that one checker out (its own fallback when the module is missing)."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # before any thread may import jsonschema
+
     def load() -> None:
-        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
         try:
             import papermill.engines  # noqa: F401
         except Exception:  # pragma: no cover - raised again where papermill is used
