@@ -88,6 +88,7 @@ class LossyProxy:
         self._losses: tuple[float, tuple[str, ...], random.Random] | None = None
         self._seen: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
+        self._held: Counter[str] = Counter()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._clients: set[socket.socket] = set()
@@ -159,6 +160,7 @@ class LossyProxy:
             self._losses = None
             self._seen.clear()
             self._dropped.clear()
+            self._held.clear()
 
     @property
     def seen(self) -> Counter[str]:
@@ -171,6 +173,12 @@ class LossyProxy:
         """Answers dropped per action (a copy)."""
         with self._lock:
             return Counter(self._dropped)
+
+    @property
+    def held(self) -> Counter[str]:
+        """Answers held back by a delay rule, per action (a copy)."""
+        with self._lock:
+            return Counter(self._held)
 
     def _decide(self, action: str) -> tuple[float, bool]:
         """Count a request; (seconds to hold its answer, whether to drop it), consuming rules."""
@@ -190,6 +198,8 @@ class LossyProxy:
                 if rule.remaining is not None:
                     rule.remaining -= 1
             self._rules = [r for r in self._rules if r.remaining != 0]
+            if delay:
+                self._held[action] += 1
             if self._losses is not None and not drop:
                 rate, prefixes, rng = self._losses
                 if action.startswith(prefixes) and rng.random() < rate:
