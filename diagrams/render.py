@@ -7,7 +7,8 @@ emulator and its labs are left alone), never by hand:
   complete_lab.png      the lab ssmlab builds, doctor-clean, the agent Online
   broken_lab.png        the same lab with the endpoint security group's 443 ingress revoked
                         (the widely copied Terraform sample's mistake), its hops in red
-  polling_timeline.png  that broken lab's agent: failing with backoff, repaired, Online, a session
+  polling_timeline.png  that broken lab's agent: its start ping fails, it hibernates, the repair is
+                        seen at its 15-minute hibernation ping, Online, a session
   connection_paths.png  EC2 Instance Connect Endpoint's path beside Session Manager's
 
 Both labs are removed at the end and the emulator stopped. Run: .venv/bin/python diagrams/render.py
@@ -77,7 +78,6 @@ def broken_lab(out: Path) -> None:
     from ssmlab import checkup, diagram, inventory, managed, teardown
     from ssmlab.build import build
     from ssmlab.emulator import control
-    from ssmlab.emulator.agent import PING_INTERVAL
     from ssmlab.lab import Lab
     from ssmlab.steps import instance
 
@@ -90,14 +90,14 @@ def broken_lab(out: Path) -> None:
                             "IpRanges": [{"CidrIp": r["network"].cidr}]}],
         )
         instance_id = instance.ensure(lab, r["network"], r["security-groups"], r["iam"]).instance_id
-        control.advance_clock(lab, 8 * 60)  # the agent starts, fails, backs off
+        control.advance_clock(lab, 8 * 60)  # the agent's start ping and its 5-minute ping fail: it hibernates
         findings = [f for d in checkup.checkup(lab, instance_id) for f in d.findings]
         state = inventory.snapshot(lab)
         say(f"broken lab ({', '.join(f.code for f in findings)}) -> "
             f"{diagram.architecture(state, findings, filename=out / 'broken_lab', title=title(lab, 'endpoint security group without ingress'))}")
 
         build(lab)  # converges: puts the 443 ingress back
-        control.advance_clock(lab, PING_INTERVAL + 5)  # the next retry gets through
+        control.advance_clock(lab, 8 * 60)  # its 15-minute hibernation ping gets through (ssmlab.hibernation)
         node = managed.wait_until_managed(lab, instance_id, timeout=60)
         control.advance_clock(lab, 60)
         session = managed.start_session(lab, instance_id)

@@ -15,10 +15,10 @@ from ssmlab.aws import describe_all, explained
 from ssmlab.errors import BadInput
 from ssmlab.lab import Lab
 from ssmlab.locking import lab_lock
-from ssmlab.steps import endpoints, iam, instance, network, security_groups, session_logging
+from ssmlab.steps import endpoints, iam, instance, network, security_groups, session_encryption, session_logging
 
-STEPS = ("network", "security-groups", "endpoints", "iam", "instance", "session-logging")
-OPTIONAL_STEPS = ("session-logging",)
+STEPS = ("network", "security-groups", "endpoints", "iam", "instance", "session-logging", "session-encryption")
+OPTIONAL_STEPS = ("session-logging", "session-encryption")
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,9 @@ class BuildOptions:
     azs: int = 1
     subnet_cidrs: tuple[str, ...] = ()
     instance_type: str = instance.DEFAULT_INSTANCE_TYPE
-    skip_ec2messages: bool = False
+    with_ec2messages: bool = False  # the third endpoint, for agents older than 3.3.40.0
     session_logging: tuple[str, ...] = ()  # () = skip the optional step; else "cloudwatch" and/or "s3"
+    session_encryption: bool = False  # the optional step: a KMS key for session data, the kms endpoint
 
 
 @dataclass(frozen=True)
@@ -51,29 +52,31 @@ class BuildResult:
 
 
 def steps_to_run(until: str | None, options: BuildOptions) -> tuple[str, ...]:
-    """The steps up to and including `until`; the optional step only when asked for."""
+    """The steps up to and including `until`; an optional step only when asked for (its option, or `until`)."""
     if until is not None and until not in STEPS:
         raise BadInput(f"invalid step {until!r}: expected one of {', '.join(STEPS)}")
     last = STEPS.index(until) if until else len(STEPS) - 1
-    wanted = STEPS[: last + 1]
-    if until != "session-logging" and not options.session_logging:
-        wanted = tuple(s for s in wanted if s not in OPTIONAL_STEPS)
-    return wanted
+    asked = {"session-logging": bool(options.session_logging), "session-encryption": options.session_encryption is True}
+    return tuple(s for s in STEPS[: last + 1] if s not in OPTIONAL_STEPS or asked[s] or s == until)
 
 
 def interface_endpoints(steps: tuple[str, ...], options: BuildOptions) -> tuple[str, ...]:
     """The interface endpoints these steps create (each billed per AZ-hour): what target aws prices up front."""
     services: tuple[str, ...] = ()
     if "endpoints" in steps:
-        services += tuple(endpoints.services_for(options.skip_ec2messages))
+        services += tuple(endpoints.services_for(options.with_ec2messages))
     if "session-logging" in steps and "cloudwatch" in (options.session_logging or session_logging.DESTINATIONS):
         services += ("logs",)
+    if "session-encryption" in steps:
+        services += ("kms",)
     return services
 
 
 def validate(lab: Lab, options: BuildOptions, steps: tuple[str, ...] = STEPS) -> list[str]:
     """Check every input before anything exists; returns the AZs the subnets will use."""
     addressing.subnet_cidrs(options.cidr, options.azs if options.azs > 0 else 1, list(options.subnet_cidrs) or None)
+    if not isinstance(options.session_encryption, bool):
+        raise BadInput(f"invalid session_encryption {options.session_encryption!r}: expected True or False")
     for destination in options.session_logging:
         if destination not in session_logging.DESTINATIONS:
             raise BadInput(
@@ -147,7 +150,7 @@ def build(
             lambda g: f"endpoints {g.endpoint_sg_id} (in: 443 from VPC), instance {g.instance_sg_id} (out: 443 to VPC)",
         ),
         "endpoints": lambda: _summarise(
-            endpoints.ensure(lab, r["network"], r["security-groups"], endpoints.services_for(options.skip_ec2messages)),
+            endpoints.ensure(lab, r["network"], r["security-groups"], endpoints.services_for(options.with_ec2messages)),
             lambda e: ", ".join(f"{x.service} {x.endpoint_id}" for x in e.endpoints) + " (private DNS on)",
         ),
         "iam": lambda: _summarise(iam.ensure(lab), lambda i: f"role {i.role_name}, profile {i.profile_name}"),
@@ -160,6 +163,10 @@ def build(
                 lab, r["network"], r["security-groups"], r["iam"], options.session_logging or session_logging.DESTINATIONS
             ),
             lambda s: ", ".join(x for x in (s.log_group and f"log group {s.log_group}", s.bucket and f"bucket {s.bucket}") if x),
+        ),
+        "session-encryption": lambda: _summarise(
+            session_encryption.ensure(lab, r["network"], r["security-groups"], r["iam"]),
+            lambda e: f"KMS key {e.key_id} ({e.alias}), kms {e.kms_endpoint_id}, kmsKeyId in {e.document_name}",
         ),
     }
     with lab_lock(lab, "build"):  # a second build of this lab waits, then finds this one's resources

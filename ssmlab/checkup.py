@@ -6,7 +6,9 @@ of API calls does not grow with the number of instances, rules or endpoints.
 
 from __future__ import annotations
 
-from ssmlab import doctor, inventory, policy, status
+from dataclasses import replace
+
+from ssmlab import doctor, encryption, inventory, kmskey, policy, status
 from ssmlab.aws import together
 from ssmlab.lab import Lab
 
@@ -26,6 +28,8 @@ def checkup(lab: Lab, instance_id: str | None = None) -> list[doctor.Diagnosis]:
         lambda: state.session_preferences if state.lab else inventory.session_preferences(lab),  # a lab's snapshot has it
         lambda: inventory.default_host_management_role(lab),
     )
+    if not state.lab and encryption.key_ref(preferences):  # an instance's snapshot: read the key they name, too
+        state = replace(state, kms_keys=kmskey.with_named(lab, (), encryption.key_ref(preferences)))
     simulated = _simulations(lab, state, running)
     twice = () if instance_id else tuple(status.duplicates(state))  # a lab's own checkup
     return [

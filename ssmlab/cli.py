@@ -87,13 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--instance-type", default="t3.micro", help="default t3.micro")
     build.add_argument(
-        "--skip-ec2messages", action="store_true",
-        help="no ec2messages endpoint (agents >= 3.3.40.0 don't need it)",
+        "--with-ec2messages", action="store_true",
+        help="also the ec2messages endpoint, for SSM Agents older than 3.3.40.0 (retired by AWS on 2026-09-30)",
     )
     build.add_argument(
         "--session-logging", nargs="?", const="cloudwatch,s3", metavar="DESTINATIONS",
         help="also set up session logging: cloudwatch, s3 or cloudwatch,s3 (the default when given alone)",
     )
+    build.add_argument("--session-encryption", action="store_true",
+                       help="also encrypt session data with a KMS key (alias/ssmlab-LAB-sessions) and the kms endpoint")
     build.set_defaults(func=cmd_build)
 
     status = commands.add_parser("status", help="what of the lab exists")
@@ -181,8 +183,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         azs=args.azs,
         subnet_cidrs=tuple(args.subnet_cidrs or ()),
         instance_type=args.instance_type,
-        skip_ec2messages=args.skip_ec2messages,
+        with_ec2messages=args.with_ec2messages,
         session_logging=tuple(d.strip() for d in args.session_logging.split(",")) if args.session_logging else (),
+        session_encryption=args.session_encryption,
     )
     steps = build.steps_to_run(args.until, options)
     print(_target_banner(lab), flush=True)

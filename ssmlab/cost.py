@@ -8,6 +8,9 @@ time now. The rules (../shared/FACTS.md, "Prices" and "EC2 Instance Connect Endp
 - a NAT gateway bills per hour and per GB, and its public IPv4 address per hour;
 - EC2 Instance Connect Endpoint has no charge (cross-AZ data transfer aside);
 - the S3 gateway endpoint session logging uses is free.
+The headline row is what `ssmlab build` creates: ssm and ssmmessages. ec2messages only serves agents
+older than 3.3.40.0 and is retired by AWS on 2026-09-30 (FACTS.md: agent release notes 3.3.40.0; an
+AWS notice quoted in ministryofjustice/modernisation-platform#13918, a single source).
 """
 
 from __future__ import annotations
@@ -23,17 +26,21 @@ from ssmlab.prices import HOURS_PER_MONTH, KINDS, PriceBook, RegionPrices
 MAX_AZS = 6  # the most Availability Zones a region has (us-east-1)
 MAX_PARTICIPANTS = 10_000
 
-CORE = ("ssm", "ssmmessages", "ec2messages")
-WITHOUT_EC2MESSAGES = ("ssm", "ssmmessages")  # agent >= 3.3.40.0 stops using ec2messages
-WITH_LOGGING = CORE + ("logs", "kms")  # session logs to CloudWatch Logs; kms when sessions are KMS-encrypted
+CORE = ("ssm", "ssmmessages")  # what the build creates (tests tie it to ssmlab.steps.endpoints.services_for())
+WITH_EC2MESSAGES = CORE + ("ec2messages",)  # agents older than 3.3.40.0; the endpoint is retired 2026-09-30
+WITH_LOGGING = CORE + ("logs",)  # session logs to CloudWatch Logs; S3 goes through the free gateway endpoint
+WITH_LOGGING_AND_KMS = WITH_LOGGING + ("kms",)  # sessions encrypted with a KMS key as well
 
 COMPONENTS = ("endpoint hours", "endpoint data", "NAT hours", "NAT data", "public IPv4")
 
 TRADEOFFS = {
-    "ssm": "no inbound rule, no SSH key, no internet path; IAM decides who connects; sessions can be logged",
-    "ssm-2": "the same, for SSM Agent 3.3.40.0 and later, which stops using ec2messages once ssmmessages connects",
-    "ssm-logging": "session transcripts to CloudWatch Logs (logs endpoint) and S3 (gateway endpoint, free); "
-    "kms only when sessions are encrypted with a KMS key",
+    "ssm": "no inbound rule, no SSH key, no internet path; IAM decides who connects; sessions can be logged "
+    "(SSM Agent 3.3.40.0 and later: it stops using ec2messages once ssmmessages connects)",
+    "ssm-ec2messages": "only for SSM Agents older than 3.3.40.0, which need ec2messages for Run Command; AWS "
+    "retires that endpoint on 2026-09-30 (guides written before 2026 show these three)",
+    "ssm-logging": "session transcripts to CloudWatch Logs (the logs endpoint) and S3 (a gateway endpoint, free)",
+    "ssm-logging-kms": "the same, with sessions encrypted by a KMS key (the kms endpoint); encryption without "
+    "logging is the two endpoints plus kms; the key's own monthly fee (AWS KMS pricing) is not counted here",
     "ssm-shared": "one set of endpoints serves every participant: in one VPC, or from other VPCs over Transit "
     "Gateway or peering with Route 53 private hosted zones (their cost is not counted here)",
     "eice": "no charge (cross-AZ data transfer aside), but SSH/RDP only (the instance SG must allow 22/3389 from "
@@ -154,11 +161,13 @@ def estimate(book: PriceBook, scenario: Scenario) -> Estimate:
         prices[kind]
     n = scenario.participants
     options = [
-        endpoints_option("ssm", "Session Manager: ssm, ssmmessages, ec2messages", CORE, prices, scenario, n),
-        endpoints_option("ssm-2", "Session Manager: ssm, ssmmessages (agent >= 3.3.40.0)", WITHOUT_EC2MESSAGES,
+        endpoints_option("ssm", "Session Manager: ssm, ssmmessages", CORE, prices, scenario, n),
+        endpoints_option("ssm-ec2messages", "Session Manager + ec2messages, for agents < 3.3.40.0",
+                         WITH_EC2MESSAGES, prices, scenario, n),
+        endpoints_option("ssm-logging", "Session Manager with session logging: + logs", WITH_LOGGING,
                          prices, scenario, n),
-        endpoints_option("ssm-logging", "Session Manager with session logging: + logs, kms", WITH_LOGGING,
-                         prices, scenario, n),
+        endpoints_option("ssm-logging-kms", "Session Manager, logging and KMS encryption: + logs, kms",
+                         WITH_LOGGING_AND_KMS, prices, scenario, n),
     ]
     if n > 1:
         options.append(endpoints_option("ssm-shared", f"Session Manager, one set of endpoints shared by {n}", CORE,
@@ -218,8 +227,11 @@ def nat_option(prices: RegionPrices, scenario: Scenario) -> Option:
 # -- break-even points ---------------------------------------------------------------------
 
 
+HEADLINE = f"the {('one', 'two', 'three', 'four')[len(CORE) - 1]} endpoints ({', '.join(CORE)})"
+
+
 def nat_break_even(prices: RegionPrices, scenario: Scenario) -> BreakEven:
-    """GB per participant above which a NAT gateway costs more than the three endpoints."""
+    """GB per participant above which a NAT gateway costs more than the headline endpoints."""
 
     def difference(gb: float) -> float:
         s = replace(scenario, gb=gb)
@@ -227,7 +239,7 @@ def nat_break_even(prices: RegionPrices, scenario: Scenario) -> BreakEven:
 
     period = scenario.period
     if difference(0.0) >= 0:
-        return BreakEven("nat_gb", 0.0, "GB", f"a NAT gateway costs more than the three endpoints at any data volume "
+        return BreakEven("nat_gb", 0.0, "GB", f"a NAT gateway costs more than {HEADLINE} at any data volume "
                          f"({count(scenario.azs, 'AZ')}, {count(scenario.nat_gateways, 'NAT gateway')} per VPC)")
     if prices["nat_gb"].rate <= prices["endpoint_gb"].rate:
         return BreakEven("nat_gb", None, "GB", "a NAT gateway stays cheaper at any data volume")
@@ -238,7 +250,7 @@ def nat_break_even(prices: RegionPrices, scenario: Scenario) -> BreakEven:
         middle = (low + high) / 2
         low, high = (middle, high) if difference(middle) < 0 else (low, middle)
     return BreakEven("nat_gb", round(high, 2), "GB", f"above {_amount(high)} GB per participant {period}, a NAT gateway "
-                     "costs more than the three endpoints")
+                     f"costs more than {HEADLINE}")
 
 
 def endpoint_count_break_even(prices: RegionPrices, scenario: Scenario) -> BreakEven:
@@ -249,7 +261,8 @@ def endpoint_count_break_even(prices: RegionPrices, scenario: Scenario) -> Break
         if endpoints_option("ssm", "", services, prices, scenario, scenario.participants).total > nat:
             return BreakEven("endpoint_count", float(size), "endpoints",
                              f"from {size} interface endpoints in {count(scenario.azs, 'AZ')}, the endpoints cost "
-                             f"more than a NAT gateway (session logging with KMS needs {len(WITH_LOGGING)})")
+                             f"more than a NAT gateway (the build creates {len(CORE)}; session logging and KMS "
+                             f"encryption make {len(WITH_LOGGING_AND_KMS)})")
     return BreakEven("endpoint_count", None, "endpoints", "even 100 interface endpoints cost less than a NAT gateway")
 
 
@@ -262,8 +275,8 @@ class LabCost:
     now: dt.datetime
     lines: tuple[Line, ...]
     hourly: float  # what the lab's billed resources add per hour from now on
-    not_counted: str = ("the instance's own hours and volume, and the GB the endpoints process, are billed "
-                        "apart and not counted here")
+    not_counted: str = ("the instance's own hours and volume, the GB the endpoints process and a KMS key's "
+                        "monthly fee are billed apart and not counted here")
 
     @property
     def total(self) -> float:
@@ -339,6 +352,7 @@ def _whole(what: str, flag: str, value: Any, low: int, high: int) -> None:
 
 
 __all__ = [
-    "BreakEven", "CORE", "Estimate", "LabCost", "Line", "Option", "PriceBook", "Scenario", "WITH_LOGGING",
-    "WITHOUT_EC2MESSAGES", "estimate", "hourly_lab_estimate", "lab_cost", "billed_hours_since",
+    "BreakEven", "CORE", "Estimate", "LabCost", "Line", "Option", "PriceBook", "Scenario", "WITH_EC2MESSAGES",
+    "WITH_LOGGING", "WITH_LOGGING_AND_KMS", "estimate", "hourly_lab_estimate", "lab_cost",
+    "billed_hours_since",
 ]

@@ -23,11 +23,12 @@ COLOURS = {  # one colour per billed component, the same in every chart
     "NAT data": "#ff9896",
     "public IPv4": "#9467bd",
 }
-OPTION_COLOURS = {"ssm": "#1f77b4", "ssm-2": "#17becf", "ssm-logging": "#2ca02c", "ssm-shared": "#7f7f7f",
-                  "eice": "#ff7f0e", "nat": "#d62728"}
-SHORT_TITLES = {"ssm": "Session Manager, 3 endpoints", "ssm-2": "Session Manager, 2 endpoints",
-                "ssm-logging": "Session Manager + logging (5)", "ssm-shared": "Session Manager, shared endpoints",
-                "eice": "EC2 Instance Connect Endpoint", "nat": "NAT gateway"}
+OPTION_COLOURS = {"ssm": "#1f77b4", "ssm-ec2messages": "#17becf", "ssm-logging": "#2ca02c",
+                  "ssm-logging-kms": "#98df8a", "ssm-shared": "#7f7f7f", "eice": "#ff7f0e", "nat": "#d62728"}
+SHORT_TITLES = {"ssm": "Session Manager, 2 endpoints", "ssm-ec2messages": "Session Manager + ec2messages (3)",
+                "ssm-logging": "Session Manager + logging (3)", "ssm-logging-kms": "Session Manager + logging, KMS (4)",
+                "ssm-shared": "Session Manager, shared endpoints", "eice": "EC2 Instance Connect Endpoint",
+                "nat": "NAT gateway"}
 
 
 def _usd(value: float) -> str:
@@ -76,7 +77,8 @@ def options_chart(result: Estimate):
 # -- one region: cost against the number of AZs or VPCs ---------------------------------------
 
 
-SCALING = ("ssm", "ssm-2", "ssm-logging", "nat", "eice")
+SCALING = ("ssm", "ssm-ec2messages", "ssm-logging-kms", "nat", "eice")  # "+ logging (3)" would lie on "+ ec2messages"
+SCALING_TITLES = {**SHORT_TITLES, "ssm-ec2messages": "Session Manager, 3 endpoints (+ ec2messages, or + logs)"}
 
 
 def draw_scaling(ax: Any, book: PriceBook, scenario: Scenario, by: str = "azs", upto: int | None = None) -> None:
@@ -92,11 +94,11 @@ def draw_scaling(ax: Any, book: PriceBook, scenario: Scenario, by: str = "azs", 
         result = estimate(book, changed)
         for key in keys:
             option = next((o for o in result.options if o.key == key), None)
-            # with one VPC, "shared" is simply the three endpoints
+            # with one VPC, "shared" is simply the headline's endpoints
             series[key].append((option or result.option("ssm")).total)
     for key in keys:
         style = "--" if key == "ssm-shared" else "-"
-        ax.plot(xs, series[key], style, marker="o", markersize=3, color=OPTION_COLOURS[key], label=SHORT_TITLES[key])
+        ax.plot(xs, series[key], style, marker="o", markersize=3, color=OPTION_COLOURS[key], label=SCALING_TITLES[key])
     ax.set_xlabel("Availability Zones (one subnet each)" if by == "azs" else "VPCs (one lab per participant)")
     ax.set_ylabel(_axis_label(scenario))
     ax.set_xticks(xs if len(xs) <= 12 else xs[::2])
@@ -115,7 +117,7 @@ def scaling_chart(book: PriceBook, scenario: Scenario, by: str = "azs", upto: in
 # -- every region --------------------------------------------------------------------------
 
 
-REGIONAL = ("ssm", "ssm-2", "nat")
+REGIONAL = ("ssm", "ssm-ec2messages", "nat")
 
 
 def regional_costs(book: PriceBook, scenario: Scenario) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
@@ -134,7 +136,7 @@ def regional_costs(book: PriceBook, scenario: Scenario) -> tuple[dict[str, dict[
 
 
 def draw_regions(ax: Any, book: PriceBook, scenario: Scenario) -> None:
-    """Grouped bars per region: three endpoints, two endpoints, a NAT gateway (EICE is free everywhere)."""
+    """Grouped bars per region: the two endpoints, three for old agents, a NAT gateway (EICE is free everywhere)."""
     costs, left_out = regional_costs(book, scenario)
     regions = list(costs)
     width = 0.27

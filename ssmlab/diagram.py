@@ -177,14 +177,14 @@ def architecture(state: Any, findings: Any = (), *, filename: str | os.PathLike 
 def connection_paths(*, filename: str | os.PathLike = "connection_paths", outformat: str = "png") -> Path:
     """Session Manager's path beside EC2 Instance Connect Endpoint's, for the cost notebook.
 
-    Facts (FACTS.md): Session Manager needs the agent to dial out to three interface endpoints
+    Facts (FACTS.md): Session Manager needs the agent to dial out to two interface endpoints
     (billed per AZ-hour and per GB) and no inbound rule; EC2 Instance Connect Endpoint has no
     extra charge, carries SSH/RDP into the instance (its SG must allow 22/3389 from the
     endpoint), at most 20 connections of one hour each, and no session transcript."""
     ssm_row = _path_row("ssm", "Session Manager: the agent dials out; no inbound rule, no SSH key",
                         user="console Connect\nor aws ssm start-session",
                         service=("ssm", "AWS Systems Manager\n(Session Manager)"),
-                        endpoint=("endpoint", "interface endpoints\nssm · ssmmessages\n(ec2messages)"),
+                        endpoint=("endpoint", "interface endpoints\nssm · ssmmessages"),
                         instance="instance\nSSM Agent")
     eic_row = _path_row("eic", "EC2 Instance Connect Endpoint: SSH/RDP in; no agent, no endpoints to pay for",
                         user="aws ec2-instance-connect\nssh / open-tunnel",

@@ -36,7 +36,7 @@ CALLS = {
     "sts": "HTTPS 443\ncredentials",
 }
 SERVICE_NODES = {  # service -> (node id, kind, label)
-    "ssm": ("svc_ssm", "ssm", "AWS Systems Manager\nssm · ssmmessages · ec2messages"),
+    "ssm": ("svc_ssm", "ssm", "AWS Systems Manager\nssm · ssmmessages"),
     "ssmmessages": ("svc_ssm", "ssm", ""),
     "ec2messages": ("svc_ssm", "ssm", ""),
     "logs": ("svc_logs", "logs", "CloudWatch Logs"),
@@ -47,7 +47,7 @@ NETWORK_CODES = ("ENDPOINT_SG_BLOCKS_HTTPS", "INSTANCE_SG_BLOCKS_HTTPS", "NACL_B
                  "VPC_DNS_SUPPORT_DISABLED", "VPC_DNS_HOSTNAMES_DISABLED")
 ENDPOINT_CODES = ("ENDPOINT_PRIVATE_DNS_DISABLED", "ENDPOINT_NOT_AVAILABLE")
 CREDENTIAL_CODES = ("IMDS_DISABLED", "NO_INSTANCE_PROFILE", "ROLE_TRUST_MISSING_EC2")
-INSTANCE_CODES = ("INSTANCE_NOT_FOUND", "INSTANCE_NOT_RUNNING", "AGENT_NOT_PREINSTALLED")
+INSTANCE_CODES = ("INSTANCE_NOT_FOUND", "INSTANCE_NOT_RUNNING", "AGENT_NOT_PREINSTALLED", "AGENT_PREINSTALL_UNCONFIRMED")
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ Input is what the emulator answers on `GET /ssmlab/agents` (`ssmlab.emulator.con
 {"clock": {...}, "agents": [{"instance_id", "registered_at", ...}], "log": [{"time" (ISO),
 "instance_id", "step", "outcome", "reason", "code", "service", "address"}]}. The picture
 makes the "it connects only after a while" story visible: the start-up delay, the
-failures and their codes, the credential refresher's half-hour sleep, the moment the node
-became Online, and when a session opened.
+failures and their codes, the credential refresher's half-hour sleep, the hibernation
+periods after a failed start (a ping every 10, 20, 40 minutes, then hourly), the moment the
+node became Online, and when a session opened. Labels never overlap: each goes in the first
+free row beside its point, or is left out.
 
 matplotlib is imported inside the function; the figure comes from `ssmlab.figures.new_figure`,
 so it shows inline in Jupyter and needs no display elsewhere.
@@ -89,39 +91,40 @@ def polling_timeline(agent_log: dict, *, instance_id: str | None = None, filenam
     minutes = lambda t: (t - start) / 60.0  # noqa: E731
     lanes = [lane for lane in LANES if lane in {_lane(e) for e in entries} or lane == "ssm"]
     y = {lane: len(lanes) - 1 - i for i, lane in enumerate(lanes)}
+    span = max(minutes(now), 1.0) * 1.03 + 0.5
+    labels = _Labels(ax, span_minutes=span + max(0.5, minutes(now) * 0.02))
 
     last_code: dict[str, str | None] = {}
     for index, entry in enumerate(entries):
         t, lane, outcome = _epoch(entry["time"]), _lane(entry), entry.get("outcome", "info")
-        if outcome == "sleep":  # the credential refresher: a bar until the next thing the agent does
-            later = [_epoch(e["time"]) for e in entries[index + 1:] if _epoch(e["time"]) > t]
-            end = later[0] if later else now
+        if outcome == "sleep":  # the credential refresher, or a hibernation period: a bar until it ends
+            end = _sleep_end(entry, entries[index + 1:], now)
             ax.barh(y[lane], minutes(end) - minutes(t), left=minutes(t), height=0.35,
                     color=COLOURS["sleep"], alpha=0.25, edgecolor=COLOURS["sleep"], hatch="//")
-            ax.text(minutes(t) + 0.3, y[lane] + 0.28, "credential refresher asleep", fontsize=8, color=COLOURS["sleep"])
+            labels.place(minutes(t), y[lane], entry.get("label") or "asleep", COLOURS["sleep"])
             continue
         ax.scatter([minutes(t)], [y[lane]], marker=MARKERS.get(outcome, "o"), s=70 if outcome != "info" else 200,
                    color=COLOURS.get(outcome, COLOURS["info"]), zorder=3, linewidths=1.5)
         code = entry.get("code")
         if outcome == "fail" and code and last_code.get(lane) != code:
-            ax.annotate(code, (minutes(t), y[lane]), xytext=(4, 8), textcoords="offset points",
-                        fontsize=8, color=COLOURS["fail"], rotation=12)
+            labels.place(minutes(t), y[lane], code, COLOURS["fail"])
         last_code[lane] = code if outcome == "fail" else None
-        if entry.get("step") == "reboot":
-            ax.annotate("reboot", (minutes(t), y[lane]), xytext=(4, 8), textcoords="offset points", fontsize=8)
+        if entry.get("step") in ("reboot", "stop"):
+            labels.place(minutes(t), y[lane], entry["step"], "black")
 
     online = _epoch(agent.get("registered_at")) or next(
         (_epoch(e["time"]) for e in entries if e.get("step") == "register" and e.get("outcome") == "ok"), None)
+    top = len(lanes) - 0.45
     if online is not None:
         ax.axvline(minutes(online), color=COLOURS["ok"], linestyle="--", linewidth=1.2)
-        ax.text(minutes(online), len(lanes) - 0.45, " Online", color=COLOURS["ok"], fontsize=10, va="bottom")
+        labels.place(minutes(online), top, "Online", COLOURS["ok"], fontsize=10, rows=(0.0,))
     for opened in _session_times(sessions, instance_id):
         ax.axvline(minutes(opened), color="#0073BB", linestyle=":", linewidth=1.5)
-        ax.text(minutes(opened), len(lanes) - 0.45, " session", color="#0073BB", fontsize=10, va="bottom")
+        labels.place(minutes(opened), top, "session", "#0073BB", fontsize=10, rows=(0.0, -0.3))
 
     ax.set_yticks(list(y.values()), list(y.keys()))
     ax.set_ylim(-0.6, len(lanes) - 0.2)
-    ax.set_xlim(min(-0.5, minutes(now) * -0.02), max(minutes(now), 1.0) * 1.03 + 0.5)
+    ax.set_xlim(min(-0.5, minutes(now) * -0.02), span)
     ax.set_xlabel("simulated minutes since the agent started")
     ax.grid(axis="x", alpha=0.3)
     for side in ("top", "right"):
@@ -130,10 +133,52 @@ def polling_timeline(agent_log: dict, *, instance_id: str | None = None, filenam
 
     handles = [Line2D([], [], marker=MARKERS[k], linestyle="", color=COLOURS[k], label=label)
                for k, label in (("ok", "succeeded"), ("fail", "failed (doctor code)"), ("info", "start / reboot / stop"))]
-    handles.append(Line2D([], [], color=COLOURS["sleep"], linewidth=6, alpha=0.4, label="credential refresher asleep"))
+    handles.append(Line2D([], [], color=COLOURS["sleep"], linewidth=6, alpha=0.4,
+                          label="asleep: credential refresher,\nor hibernating after a failed start"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     _save(fig, filename)
     return fig
+
+
+# What ends a sleep before its planned end: the agent gets through, restarts or stops.
+_WAKES = {("register", "ok"), ("ping", "ok"), ("reboot", "info"), ("stop", "info"), ("boot", "info")}
+
+
+def _sleep_end(entry: dict, later: list[dict], now: float) -> float:
+    """A sleep lasts until its planned end, the next sleep in its lane, or whatever wakes the agent first."""
+    t = _epoch(entry["time"])
+    end = min(now, _epoch(entry.get("until")) or now)
+    for other in later:
+        when = _epoch(other["time"])
+        if when <= t:
+            continue
+        if (other.get("step"), other.get("outcome")) in _WAKES or (
+                other.get("outcome") == "sleep" and _lane(other) == _lane(entry)):
+            return min(end, when)
+    return end
+
+
+class _Labels:
+    """Places short texts beside their points, each in the first free row of its lane, so none overlap
+    (a text's width is estimated from its length: 0.6 em per character)."""
+
+    AXES_WIDTH_PT = 11 * 72 * 0.72  # the axes' share of the 11-inch figure, the legend beside it
+
+    def __init__(self, ax: Any, *, span_minutes: float) -> None:
+        self.ax = ax
+        self.minutes_per_pt = span_minutes / self.AXES_WIDTH_PT
+        self.taken: list[tuple[float, float, float]] = []  # (y, x from, x to)
+
+    def place(self, x: float, lane_y: float, text: str, colour: str, *, fontsize: float = 8,
+              rows: tuple[float, ...] = (0.26, -0.42, 0.44)) -> bool:
+        width = (len(text) * 0.6 * fontsize + 6) * self.minutes_per_pt
+        for row in rows:
+            y = lane_y + row
+            if all(abs(y - ty) > 0.15 or x + width < x0 or x > x1 for ty, x0, x1 in self.taken):
+                self.taken.append((y, x, x + width))
+                self.ax.text(x + 2 * self.minutes_per_pt, y, text, fontsize=fontsize, color=colour, va="center")
+                return True
+        return False  # no free row: the legend and the other labels say enough
 
 
 def _save(fig: Any, filename: str | os.PathLike | None) -> None:

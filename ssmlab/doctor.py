@@ -12,6 +12,7 @@ Finding codes (stable; also listed in the README):
   INSTANCE_NOT_FOUND            error    no such instance in this region
   INSTANCE_NOT_RUNNING          error    stopped, stopping or terminated
   AGENT_NOT_PREINSTALLED        warning  the AMI is not one of those that ship the SSM Agent
+  AGENT_PREINSTALL_UNCONFIRMED  warning  AWS confirms neither way whether the AMI ships the agent (AL2023 minimal)
   IMDS_DISABLED                 error    the agent reads its credentials from IMDS
   NO_INSTANCE_PROFILE           error    (info when Default Host Management Configuration covers it)
   ROLE_TRUST_MISSING_EC2        error    the role does not trust ec2.amazonaws.com
@@ -24,13 +25,16 @@ Finding codes (stable; also listed in the README):
   ENDPOINT_SG_BLOCKS_HTTPS      error    the endpoint security group has no inbound 443 from the instance
   INSTANCE_SG_BLOCKS_HTTPS      error    the instance security group has no outbound 443 to the endpoint
   NACL_BLOCKS_HTTPS             error    a network ACL blocks 443 out or the reply on the ephemeral ports
-  EC2MESSAGES_ENDPOINT_NEEDED   error when the agent is known to be older than 3.3.40.0, else info
+  EC2MESSAGES_ENDPOINT_NEEDED   error    the agent is known to be older than 3.3.40.0 and ec2messages is unreachable
   NOT_MANAGED                   error    Systems Manager does not list the instance as a managed node
   CONNECTION_LOST               error    the node stopped pinging
   REBOOT_RECOMMENDED            warning  everything checks out, yet the node is not managed
   AGENT_STARTING                warning  the instance is still booting (status checks initializing): wait
   DUPLICATE_RESOURCES           warning  part of the lab exists twice (and bills twice)
   SESSION_LOGGING_UNREACHABLE   error    preferences name a log group or bucket the agent cannot write to
+  KMS_KEY_NOT_USABLE            error    preferences name a KMS key that is disabled, pending deletion or gone
+  KMS_ENDPOINT_UNREACHABLE      error    preferences name a KMS key and the agent has no path to kms
+  ROLE_MISSING_KMS_PERMISSIONS  error    preferences name a KMS key the role may not kms:Decrypt (`encryption`)
   S3_GATEWAY_MISSING            info     AL2023 package repositories and agent updates need S3
 """
 
@@ -38,7 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ssmlab import amis, netpath, policy, registration
+from ssmlab import amis, encryption, netpath, node_status, policy, registration
 from ssmlab.inventory import Instance, LabState, NodeFacts
 from ssmlab.netpath import PathResult
 
@@ -51,7 +55,8 @@ CODES = {
     "ENDPOINT_SG_BLOCKS_HTTPS": ERROR, "INSTANCE_SG_BLOCKS_HTTPS": ERROR, "NACL_BLOCKS_HTTPS": ERROR,
     "EC2MESSAGES_ENDPOINT_NEEDED": ERROR, "NOT_MANAGED": ERROR, "CONNECTION_LOST": ERROR,
     "REBOOT_RECOMMENDED": WARNING, "SESSION_LOGGING_UNREACHABLE": ERROR, "S3_GATEWAY_MISSING": INFO,
-    "AGENT_STARTING": WARNING, "DUPLICATE_RESOURCES": WARNING,
+    "AGENT_STARTING": WARNING, "DUPLICATE_RESOURCES": WARNING, "AGENT_PREINSTALL_UNCONFIRMED": WARNING,
+    **{code: ERROR for code in encryption.CODES},
 }
 CORE_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 DHMC_MIN_AGENT = (3, 2, 582, 0)  # FACTS.md: Default Host Management Configuration needs agent >= 3.2.582.0
@@ -136,14 +141,20 @@ def diagnose(
     version = node.agent_version if node else None
     assessment = registration.assess(state, instance_id, agent_version=version)
     findings: list[Finding] = []
-    findings += _agent(state, instance)
+    findings += _agent(state, instance, node)
     findings += _credentials(state, instance, assessment, dhmc_role, version)
     findings += _permissions(state, instance, assessment, simulated_missing, version)
     paths = {"ssm": assessment.ssm_path, **assessment.channel_paths}
+    if not registration.agent_needs_ec2messages(version) and netpath.interface_endpoint(
+            state, instance.vpc_id, "ec2messages") is None:
+        del paths["ec2messages"]  # a current agent does not use it, and the lab has none (FACTS.md)
+    paths.update({"kms": netpath.path(state, instance_id, "kms")} if encryption.key_ref(preferences) else {})
     findings += _network(state, instance, paths, version)
     findings += _logging(state, instance, preferences)
+    findings += [_finding(p.code, p.resource, p.message, p.fix) for p in encryption.check(state, instance_id, preferences)]
     findings += _s3(state, instance)
-    findings += _registration(state, instance, node, findings)
+    blocked = any(f.severity == ERROR for f in findings)
+    findings += [_finding(p.code, p.resource, p.message, p.fix) for p in node_status.check(state, instance, node, blocked)]
     findings += [_finding("DUPLICATE_RESOURCES", d.ids[0], f"lab {state.lab} has {d.describe()}: that part of the lab "
                           "exists twice, and every copy bills", f"ssmlab cleanup --lab {state.lab} --region "
                           f"{state.region} (it removes every copy), then build again") for d in duplicates]
@@ -161,16 +172,11 @@ def _finding(code: str, resource: str | None, message: str, fix: str, severity: 
     return Finding(code, severity or CODES[code], resource, message, fix)
 
 
-def _agent(state: LabState, instance: Instance) -> list[Finding]:
+def _agent(state: LabState, instance: Instance, node: NodeFacts | None) -> list[Finding]:
     image = state.image(instance.image_id)
-    if image is None or amis.platform_for(image.name) is not None:
-        return []
-    return [_finding(
-        "AGENT_NOT_PREINSTALLED", instance.image_id,
-        f"the AMI {instance.image_id} ({image.name or 'no name'}) is not one that ships the SSM Agent",
-        "install the agent (User Guide, \"Manually installing SSM Agent\") or launch from Amazon Linux 2023: "
-        "the parameter /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
-    )]
+    registered = node is not None and node.ping_status is not None  # an agent evidently runs, whatever the AMI
+    advice = amis.advice(instance.image_id, image.name) if image is not None and not registered else None
+    return [_finding(*advice)] if advice else []
 
 
 def _credentials(state: LabState, instance: Instance, assessment, dhmc_role: str | None, version: str | None) -> list[Finding]:
@@ -259,22 +265,19 @@ def _network(state: LabState, instance: Instance, paths: dict[str, PathResult | 
         if path is None or path.reachable:
             continue
         if service == "ec2messages":
-            ssmmessages = paths.get("ssmmessages")
-            if not old_agent and ssmmessages is not None and ssmmessages.reachable:
-                findings.append(_finding(
-                    "EC2MESSAGES_ENDPOINT_NEEDED", "ec2messages",
-                    "ec2messages is unreachable; agents from 3.3.40.0 on don't need it once ssmmessages connects",
-                    f"only for older agents: {_create_endpoint(state, instance, 'ec2messages')}", INFO,
-                ))
-                continue
+            # Agents from 3.3.40.0 on need only ssm and ssmmessages, and AWS retires the ec2messages
+            # endpoint on 2026-09-30 (FACTS.md): not reaching it matters only to an older agent.
             if old_agent:
                 findings.append(_finding(
                     "EC2MESSAGES_ENDPOINT_NEEDED", "ec2messages",
-                    f"agent {version} is older than 3.3.40.0 and polls ec2messages, which is unreachable: "
-                    f"{path.first_failure.detail}",
-                    f"{_create_endpoint(state, instance, 'ec2messages')}, or update the agent (AWS-UpdateSSMAgent)",
+                    f"agent {version} is older than 3.3.40.0 and polls ec2messages for its commands, which is "
+                    f"unreachable: {path.first_failure.detail}",
+                    f"update the agent (AWS-UpdateSSMAgent, or launch from a current AMI); the update itself is a "
+                    "command this agent fetches from ec2messages, which AWS retires on 2026-09-30, so while it is "
+                    f"still offered first {_create_endpoint(state, instance, 'ec2messages')} "
+                    "(ssmlab build --with-ec2messages), and remove it once the agent is 3.3.40.0 or later",
                 ))
-                continue
+            continue
         for hop in path.hops:
             if not hop.passed and hop.code:
                 key = (hop.code, service if hop.code == "ENDPOINT_MISSING" else hop.resource)
@@ -394,37 +397,6 @@ def _s3_gateway(state: LabState, instance: Instance) -> str:
     table = state.route_table_for(instance.subnet_id) if instance.subnet_id else None
     return (f"aws ec2 create-vpc-endpoint --vpc-endpoint-type Gateway --service-name {_service_name(state, 's3')} "
             f"--vpc-id {instance.vpc_id} --route-table-ids {table.route_table_id if table else 'ROUTE_TABLE_ID'}")
-
-
-def _registration(state: LabState, instance: Instance, node: NodeFacts | None, findings: list[Finding]) -> list[Finding]:
-    if node is None:
-        return []
-    iid = instance.instance_id
-    blocking = [f for f in findings if f.severity == ERROR]
-    if node.ping_status is None and not blocking and node.status_check == "initializing":
-        return [_finding(
-            "AGENT_STARTING", iid,
-            f"{iid} is still booting (its EC2 status checks read initializing): the SSM Agent starts as the "
-            "operating system comes up, then registers within seconds; every check the doctor can make passes",
-            f"wait, then ask again: ssmlab doctor {f'--lab {state.lab}' if state.lab else f'--instance-id {iid}'} "
-            f"--region {state.region}",
-        )]
-    if node.ping_status is None:
-        out = [_finding("NOT_MANAGED", iid, f"Systems Manager does not list {iid} as a managed node",
-                        "fix the errors above" if blocking else f"aws ec2 reboot-instances --instance-ids {iid}")]
-        if not blocking:
-            out.append(_finding(
-                "REBOOT_RECOMMENDED", iid,
-                "every check passes, yet the node is not managed: the agent is probably starting, backing off after "
-                "failures, or its credential refresher is asleep (it sleeps for about half an hour when the instance "
-                "profile arrived after the agent started)",
-                f"wait a few minutes, or reboot so the agent retries at once: aws ec2 reboot-instances --instance-ids {iid}",
-            ))
-        return out
-    if node.ping_status == "ConnectionLost":
-        return [_finding("CONNECTION_LOST", iid, f"{iid} stopped pinging Systems Manager (PingStatus ConnectionLost)",
-                         "fix the errors above" if blocking else f"aws ec2 reboot-instances --instance-ids {iid}")]
-    return []
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from urllib.parse import unquote
 
 from ssmlab.aws import describe_all, explained, get_or_none, together
+from ssmlab.kmskey import KmsKey
 from ssmlab.lab import TAG_KEY, Lab
 
 Tags = tuple[tuple[str, str], ...]
@@ -254,6 +255,7 @@ class LabState:
     instance_profiles: tuple[InstanceProfile, ...] = ()
     roles: tuple[Role, ...] = ()
     session_preferences: dict | None = None  # the region's preferences' inputs (read for a lab's snapshot only)
+    kms_keys: tuple[KmsKey, ...] = ()  # the lab's session key and the one the preferences name (`kmskey`; likewise)
     taken_at: datetime | None = None
 
     def instance(self, instance_id: str) -> Instance | None:
@@ -319,7 +321,7 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
             return LabState(
                 region=lab.region,
                 instances=tuple(_instance(i, {}) for i in looked_up),
-                taken_at=datetime.now(timezone.utc),
+                taken_at=_now(ec2),
             )
     known = _profile_names(lab, looked_up, instance_id)  # read while the network is
 
@@ -401,22 +403,37 @@ def snapshot(lab: Lab, *, vpc_id: str | None = None, instance_id: str | None = N
         prefix_lists=prefix_lists,
         instances=tuple(_instance(i, volumes) for i in instances),
         images=images,
-        taken_at=datetime.now(timezone.utc),
-        session_preferences=preferences,
+        taken_at=_now(ec2),
+        session_preferences=preferences[0],
+        kms_keys=preferences[1],
     )
     return _with_iam(lab, state, iam, names)
 
 
-def _without_vpc(lab: Lab, lab_name: str | None, iam: tuple[dict, dict], preferences: dict | None,
+def _now(client: Any) -> datetime:
+    """When the snapshot was taken, by the service's clock (lab.service_time), else this machine's."""
+    from ssmlab.lab import service_time
+
+    return service_time(client) or datetime.now(timezone.utc)
+
+
+def _without_vpc(lab: Lab, lab_name: str | None, iam: tuple[dict, dict], preferences: tuple,
                  instance_id: str | None) -> LabState:
     """No VPC (yet, or any more): the lab's IAM and preferences only."""
-    state = LabState(region=lab.region, lab=lab_name, taken_at=datetime.now(timezone.utc), session_preferences=preferences)
+    state = LabState(region=lab.region, lab=lab_name, taken_at=_now(lab.client("ec2")),
+                     session_preferences=preferences[0], kms_keys=preferences[1])
     return _with_iam(lab, state, iam, _profile_names(lab, [], instance_id))
 
 
-def _preferences(lab: Lab, lab_name: str | None) -> dict | None:
-    """A lab's snapshot also says whose the region's Session Manager preferences are (status checks them)."""
-    return session_preferences(lab) if lab_name else None
+def _preferences(lab: Lab, lab_name: str | None) -> tuple[dict | None, tuple[KmsKey, ...]]:
+    """A lab's snapshot also says whose the region's Session Manager preferences are (status checks them), and
+    reads the lab's KMS key and the one they name (`kmskey.lab_key`, `kmskey.with_named`)."""
+    from ssmlab import kmskey
+
+    if not lab_name:
+        return None, ()
+    inputs, own = together(lambda: session_preferences(lab), lambda: kmskey.lab_key(lab))
+    return inputs, kmskey.with_named(lab, (own,) if own else (), (inputs or {}).get("kmsKeyId"))
 
 
 def _images(ec2: Any, instances: list[dict]) -> tuple[Image, ...]:
@@ -916,6 +933,7 @@ class LabResources:
     preferences: PreferencesDocument | None = None
     backup_parameter: Parameter | None = None
     saved_preferences: tuple[Parameter, ...] = ()  # every lab's saved copy (preferences.removal reads the chain)
+    kms_keys: tuple[KmsKey, ...] = ()  # the lab's session-encryption keys, by tag (pending deletion counts as gone)
 
     @property
     def empty(self) -> bool:
@@ -923,11 +941,12 @@ class LabResources:
             (self.vpcs, self.subnets, self.route_tables, self.network_acls, self.security_groups, self.endpoints,
              self.eic_endpoints, self.instances, self.network_interfaces, self.sessions, self.instance_profiles,
              self.roles, self.log_group, self.bucket, self.backup_parameter)
-        ) and not (self.preferences and ("ssmlab:lab", self.lab) in self.preferences.tags)
+        ) and not any(k.aliases or k.state != "PendingDeletion" for k in self.kms_keys) and not (self.preferences and ("ssmlab:lab", self.lab) in self.preferences.tags)
 
 
 def lab_resources(lab: Lab) -> LabResources:
     """Read everything teardown may touch: EC2 by the lab's tag, IAM by name (and tag), session logging by name."""
+    from ssmlab import kmskey
     from ssmlab.steps import iam as iam_step
     from ssmlab.steps import session_logging
 
@@ -979,6 +998,7 @@ def lab_resources(lab: Lab) -> LabResources:
         preferences=preferences_document(lab),
         backup_parameter=_lab_parameter(lab, session_logging.backup_parameter(lab)),
         saved_preferences=saved_preferences(lab),
+        kms_keys=kmskey.lab_keys(lab),
     )
 
 

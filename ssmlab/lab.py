@@ -7,10 +7,12 @@ embedded emulator or at a real account — never silently at the other one.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -23,7 +25,7 @@ LAB_HEADER = "X-Ssmlab-Lab"
 """On the emulator only: the lab a request comes from, for the emulator's call log."""
 
 TARGETS = ("emulator", "aws")
-SERVICES = ("ec2", "iam", "logs", "pricing", "s3", "ssm", "sts")
+SERVICES = ("ec2", "iam", "kms", "logs", "pricing", "resourcegroupstaggingapi", "s3", "ssm", "sts")
 """The AWS services the kit's clients call; on target aws none may have an endpoint URL configured."""
 DEFAULT_REGION = "ap-northeast-1"
 LAB_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,23}")
@@ -263,6 +265,7 @@ class Lab:
             endpoint_url=self.endpoint_url,
             config=self._client_config if retries else self._single_attempt_config,
         )
+        client.meta.events.register("after-call", functools.partial(_remember_service_time, client.meta))
         if self.is_emulator:
             # The emulator's call log attributes each request to its lab (never sent to AWS).
             client.meta.events.register("before-sign", self._mark_request)
@@ -293,3 +296,23 @@ class Lab:
     @cached_property
     def account_id(self) -> str:
         return self.client("sts").get_caller_identity()["Account"]
+
+
+def _remember_service_time(meta: Any, http_response: Any = None, **_: Any) -> None:
+    """Keep the Date header of the client's last answer (see `service_time`)."""
+    date = getattr(http_response, "headers", {}).get("Date") if http_response is not None else None
+    if date:
+        meta.ssmlab_service_date = date
+
+
+def service_time(client: Any) -> datetime | None:
+    """The service's clock at the client's last answer (its Date header), None before any answer. It is
+    AWS's own time on AWS, whatever this machine's clock says, and the simulated time on the emulator,
+    whose instances' launch times are simulated too: what "how long has it run" must be measured with."""
+    from email.utils import parsedate_to_datetime
+
+    date = getattr(client.meta, "ssmlab_service_date", None)
+    try:
+        return parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError):
+        return None

@@ -74,6 +74,8 @@ def wait_until_managed(lab: Lab, instance_id: str, timeout: float = 300.0, poll:
         while True:
             info = node_information(lab, instance_id)
             if info and info.get("PingStatus") == "Online":
+                bar.total = max(1, round(time.monotonic() - started))  # a full bar: the wait is over
+                bar.update(bar.total - bar.n)
                 bar.set_postfix_str("Online")
                 return ManagedNode(
                     instance_id=instance_id,

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from ssmlab.errors import LabError
 from ssmlab.lab import Lab, default_region, default_target
+from ssmlab.realtime import fast_forward, wait_until_managed  # noqa: F401 - the notebooks call them from here
 
 RECORD_MIME = "application/vnd.ssmlab.record+json"
 """Values a notebook records for its tests (and `ssmlab run`), read back from the executed notebook."""
@@ -53,12 +54,18 @@ def target_banner(lab: Lab) -> str:
             f"{html.escape(lab.name)} --target aws --region {html.escape(lab.region)}</code>) when you are done.</div>")
 
 
-def hourly_cost_statement(lab: Lab, *, azs: int = 1, endpoints: int = 3) -> str:
+def hourly_cost_statement(lab: Lab, *, azs: int = 1, endpoints: int | None = None) -> str:
     """The cost banner's estimate: the lab's interface endpoints per hour and per month, from the price
-    snapshot (what `ssmlab build --target aws` prints before it creates anything)."""
+    snapshot (what `ssmlab build --target aws` prints before it creates anything). `endpoints`: how many;
+    by default as many as the build creates (imported here: the steps load botocore, which the emulator's
+    notebooks need not pay for at import)."""
     from ssmlab.prices import PriceBook
     from ssmlab.render import hourly_cost_line
 
+    if endpoints is None:
+        from ssmlab.steps.endpoints import services_for
+
+        endpoints = len(services_for())
     return "Estimate: " + hourly_cost_line(PriceBook.offline(), lab.region, azs=azs, endpoints=endpoints).removeprefix("cost: ")
 
 
@@ -89,33 +96,20 @@ def preflight(lab: Lab) -> dict[str, Any]:
 # -- the lab's steps ----------------------------------------------------------------------
 
 
-def ensure(lab: Lab, until: str, *, session_logging: Iterable[str] = (), quiet: bool = False) -> dict[str, Any]:
+def ensure(lab: Lab, until: str, *, session_logging: Iterable[str] = (), session_encryption: bool = False,
+           quiet: bool = False) -> dict[str, Any]:
     """Make sure the lab's steps up to `until` exist (idempotent: what is there is kept), one line per step.
 
-    This is how any notebook can run on its own: it first ensures the earlier steps.
+    This is how any notebook can run on its own: it first ensures the earlier steps. The optional steps
+    run when asked for (`session_logging` destinations, `session_encryption`) or named by `until`.
     Returns each step's result by step name (e.g. results["network"].vpc_id).
     """
     from ssmlab import build
     from ssmlab.render import step_line
 
-    options = build.BuildOptions(session_logging=tuple(session_logging))
+    options = build.BuildOptions(session_logging=tuple(session_logging), session_encryption=session_encryption)
     report = None if quiet else (lambda n, total, r: print(step_line(n, total, r), flush=True))
     return build.build(lab, options, until=until, report=report).results
-
-
-def fast_forward(lab: Lab, seconds: float, why: str) -> None:
-    """On the emulator, move simulated time on by `seconds`; on AWS real time has to pass instead."""
-    if lab.is_emulator:
-        from ssmlab.emulator import control
-
-        control.advance_clock(lab, seconds)
-        print(f"emulator clock moved on {_minutes(seconds)}: {why}")
-    else:
-        print(f"on real AWS this takes about {_minutes(seconds)} of real time: {why}")
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 def checkpoint(lab: Lab, steps: Iterable[str], next_step: str) -> None:
@@ -165,6 +159,24 @@ def agent_log(lab: Lab, instance_id: str | None = None) -> dict | None:
     return control.agents(lab, instance_id)
 
 
+def agent_file(lab: Lab, instance_id: str, name: str = "amazon-ssm-agent.log", lines: int = 15) -> None:
+    """Print the last `lines` of one of the agent's log files (amazon-ssm-agent.log or hibernate.log), as
+    `sudo tail -n N /var/log/amazon/ssm/NAME` on the instance shows them; on AWS, say how to read them."""
+    path = f"/var/log/amazon/ssm/{name}"
+    if not lab.is_emulator:
+        print(f"on AWS the file is on the instance: sudo tail -n {lines} {path}")
+        return
+    from ssmlab.emulator import control
+
+    agents = control.agents(lab, instance_id)["agents"]
+    found = agents[0].get("files", {}).get(path) if agents else None
+    if found is None:
+        print(f"{instance_id} has no simulated agent (no agent in its AMI, or it is gone)")
+        return
+    print(f"$ sudo tail -n {lines} {path}")
+    print("\n".join(found[-lines:]) or "(empty)")
+
+
 def show_figure(figure: Any) -> None:
     """Display a matplotlib figure once (and release it). A figure already saved as a PNG shows as that
     file, at the size the inline backend would draw it (the file's higher resolution makes it sharper),
@@ -183,6 +195,45 @@ def show_figure(figure: Any) -> None:
             display(figure)
     finally:
         plt.close(figure)
+
+
+def lab_cost_so_far(lab: Lab, book: Any, pictures_dir: str, name: str = "09_lab") -> Any:
+    """What the lab has cost so far, read only (pricing creates nothing): what bills by the hour drawn and
+    priced from its creation times; when nothing of the lab exists, one line saying so (and that nothing
+    of it is billed), and None. Returns the `cost.LabCost`."""
+    import datetime as dt
+
+    from ssmlab import cost, inventory, status
+    from ssmlab.render import lab_cost_text
+
+    state = inventory.snapshot(lab)
+    if all(s.status == status.MISSING for s in status.lab_status(state)):
+        where = "on the embedded emulator" if lab.is_emulator else f"in AWS account {lab.account_id}"
+        print(f"There is no lab {lab.name} in {lab.region} {where}: nothing of it exists, so nothing of it is billed. "
+              "(Pricing created nothing either; notebooks 01-05 build the lab.)")
+        record("lab_cost", {"exists": False, "usd": 0.0, "usd_per_hour": 0.0, "lines": []})
+        return None
+    from ssmlab import diagram
+
+    _show_image(diagram.architecture(state, filename=picture(pictures_dir, name),
+                                     title="09 · what bills by the hour: each interface endpoint, in each AZ"))
+    so_far = cost.lab_cost(state, book, dt.datetime.now(dt.timezone.utc))
+    print(lab_cost_text(so_far))
+    record("lab_cost", {"exists": True, **so_far.to_json()})
+    return so_far
+
+
+def _show_image(path: Any) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:  # pragma: no cover
+        print(f"picture: {path}")
+        return
+    if get_ipython() is None:
+        print(f"picture: {path}")
+        return
+    display(Image(filename=str(path)))
 
 
 def start_session_command(lab: Lab, instance_id: str) -> str:
@@ -287,7 +338,11 @@ def audit(lab: Lab, next_step: str) -> None:
 
 
 def record(name: str, value: Any) -> None:
-    """Record a JSON value under `name` in the notebook's outputs, for tests and `ssmlab run` to read."""
+    """Record a JSON value under `name` in the notebook's outputs, for tests and `ssmlab run` to read.
+
+    The learner sees nothing: the value travels under RECORD_MIME beside an empty text/plain. JupyterLab
+    (4.6, checked in chromium) draws that empty text as nothing; the empty text is there for front ends
+    that would otherwise say they have no renderer for RECORD_MIME (VS Code does)."""
     payload = {"name": name, "value": json.loads(json.dumps(value, default=str))}
     try:
         from IPython import get_ipython
@@ -296,7 +351,7 @@ def record(name: str, value: Any) -> None:
         return
     if get_ipython() is None:
         return
-    display({RECORD_MIME: payload, "text/plain": f"recorded {name}"}, raw=True)
+    display({RECORD_MIME: payload, "text/plain": ""}, raw=True)
 
 
 def recorded(notebook: Any) -> dict[str, Any]:

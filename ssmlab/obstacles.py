@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ssmlab import preferences
+from ssmlab import kmskey, preferences
 from ssmlab.inventory import LabResources, NetworkInterface, has_lab_tag
 from ssmlab.lab import TAG_KEY
 from ssmlab.preferences import Outlook
@@ -74,13 +74,16 @@ def preferences_outlook(resources: LabResources) -> Outlook:
     Only the lab's own saved copy counts as the lab's (its tag is checked); the others are the chain around it."""
     own = resources.backup_parameter  # read with its tags: None unless it carries the lab's tag
     saved = tuple(p for p in resources.saved_preferences if preferences.saved_by(p) != resources.lab)
-    return preferences.removal(resources.lab, resources.preferences, saved + ((own,) if own else ()))
+    keys = kmskey.owners(resources.kms_keys, resources.lab)  # a kmsKeyId of the lab's makes the preferences its own
+    return preferences.removal(resources.lab, resources.preferences, saved + ((own,) if own else ()), keys)
 
 
 def notes(resources: LabResources) -> list[str]:
     """What the cleanup leaves, with why: occupants of the lab's VPC that are not the lab's, and the region's
-    Session Manager preferences when they are not the lab's to restore."""
-    return [o.explain(resources.lab) for o in occupants(resources)] + list(preferences_outlook(resources).notes)
+    Session Manager preferences when they are not the lab's to restore, and the lab's KMS key (only scheduled for
+    deletion: AWS waits 7 days at least)."""
+    return [o.explain(resources.lab) for o in occupants(resources)] + list(preferences_outlook(resources).notes) + \
+        kmskey.notes(resources.kms_keys, resources.lab)
 
 
 PREFERENCE_KINDS = ("preferences", "saved preferences", "preferences tag")

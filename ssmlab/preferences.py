@@ -1,15 +1,16 @@
 """Who set the region's Session Manager preferences, and what a lab's arrival or removal does to them (pure).
 
 `SSM-SessionManagerRunShell` is one document per account and region, so labs with session
-logging take turns: each one that sets it saves what was there before in a parameter of its
+logging or encryption take turns: each one that sets it saves what was there before in a parameter of its
 own (`/kit/ssmlab/<lab>/previous-session-preferences`), and the lab that created the
 document carries it in its tag. Together they form a chain, oldest first:
 
     the account's own (or none) -> pa's -> pb's          (pb's saved = pa's, pa's saved = the account's)
 
 Whose preferences the document holds now is read from its content — the log group
-`/ssmlab/<lab>/sessions` or the bucket `ssmlab-<lab>-<account>-<region>` it names — not
-from prose. Removing a lab then does the one right thing:
+`/ssmlab/<lab>/sessions` or the bucket `ssmlab-<lab>-<account>-<region>` it names, or the
+lab's KMS key (`kmsKeyId`, session encryption: a key ARN, so the caller says whose keys are
+whose) — not from prose. Removing a lab then does the one right thing:
 
 - the document holds the lab's preferences: put back what the lab saved (or delete the
   document, when the lab created it);
@@ -27,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from ssmlab.inventory import Parameter, PreferencesDocument, has_lab_tag
 from ssmlab.lab import TAG_KEY, kit_tags
@@ -54,11 +55,14 @@ def bucket_name(lab: str, account: str, region: str) -> str:
     return f"ssmlab-{lab}-{account}-{region}"
 
 
-def content(log_group: str | None, bucket: str | None) -> dict:
-    """The preferences document the kit sets (schema 1.0, Standard_Stream)."""
+def content(log_group: str | None, bucket: str | None, kms_key: str | None = None) -> dict:
+    """The preferences document the kit sets (schema 1.0, Standard_Stream). `kms_key` (a key ARN) turns on KMS
+    encryption of session data (User Guide, "Create Session Manager preferences (command line)": kmsKeyId)."""
+    what = [w for w, on in (("transcripts to the lab's log group and bucket", log_group or bucket),
+                            ("session data encrypted with the lab's KMS key", kms_key)) if on]
     return {
         "schemaVersion": "1.0",
-        "description": "Session Manager preferences set by ssmlab: transcripts to the lab's log group and bucket",
+        "description": f"Session Manager preferences set by ssmlab: {'; '.join(what) or 'defaults'}",
         "sessionType": "Standard_Stream",
         "inputs": {
             "s3BucketName": bucket or "",
@@ -67,6 +71,7 @@ def content(log_group: str | None, bucket: str | None) -> dict:
             "cloudWatchLogGroupName": log_group or "",
             "cloudWatchEncryptionEnabled": False,
             "cloudWatchStreamingEnabled": bool(log_group),
+            "kmsKeyId": kms_key or "",
             "idleSessionTimeout": "20",
             "runAsEnabled": False,
             "shellProfile": {"windows": "", "linux": ""},
@@ -74,19 +79,36 @@ def content(log_group: str | None, bucket: str | None) -> dict:
     }
 
 
-def set_by(text: str | dict | None) -> str | None:
-    """The lab whose log group or bucket these preferences name, or None (the account's own, or none)."""
+def _inputs(text: str | dict | None) -> dict:
     if not text:
-        return None
+        return {}
     try:
         inputs = (json.loads(text) if isinstance(text, str) else text).get("inputs", {})
     except (ValueError, AttributeError):
-        return None
+        return {}
+    return inputs if isinstance(inputs, dict) else {}
+
+
+def set_by(text: str | dict | None, keys: Mapping[str, str] | None = None) -> str | None:
+    """The lab whose log group, bucket or KMS key these preferences name, or None (the account's own, or none).
+
+    A key's id says nothing of its lab, so `keys` ({key id or ARN: lab}, `kmskey.owners`) tells the labs' keys."""
+    inputs = _inputs(text)
     for value, pattern in ((inputs.get("cloudWatchLogGroupName"), LOG_GROUP_RE), (inputs.get("s3BucketName"), BUCKET_RE)):
         match = pattern.fullmatch(value or "")
         if match:
             return match.group("lab")
-    return None
+    return (keys or {}).get(str(inputs.get("kmsKeyId") or "")) or None
+
+
+def own_parts(text: str | dict | None, lab: str, keys: Mapping[str, str] | None = None) -> tuple[str | None, str | None, str | None]:
+    """(log group, bucket, KMS key) of the preferences when they are `lab`'s own, else Nones: what one optional step
+    keeps of the other's when it sets the preferences (session logging keeps the key, encryption the destinations)."""
+    if set_by(text, keys) != lab:
+        return None, None, None
+    inputs = _inputs(text)
+    return (inputs.get("cloudWatchLogGroupName") or None, inputs.get("s3BucketName") or None,
+            inputs.get("kmsKeyId") or None)
 
 
 def saved_by(parameter: Parameter) -> str | None:
@@ -113,17 +135,19 @@ class Outlook:
     notes: tuple[str, ...] = ()
 
 
-def removal(lab: str, document: PreferencesDocument | None, saved: tuple[Parameter, ...]) -> Outlook:
-    """The calls that take `lab` out of the region's preferences, given every lab's saved copy."""
+def removal(lab: str, document: PreferencesDocument | None, saved: tuple[Parameter, ...],
+            keys: Mapping[str, str] | None = None) -> Outlook:
+    """The calls that take `lab` out of the region's preferences, given every lab's saved copy (and the lab's KMS
+    keys, `set_by`'s `keys`)."""
     own = _own(lab, saved)
     tagged = document is not None and has_lab_tag(document.tags, lab)
-    later = _later(lab, saved)
+    later = _later(lab, saved, keys)
     if document is None:
         if own is None:
             return Outlook()
         return Outlook((_delete_saved(own, "nothing to restore it into: the preferences document is gone"),),
                        (f"{DOCUMENT} no longer exists, so the preferences lab {lab} saved are not put back",))
-    current = set_by(document.content)
+    current = set_by(document.content, keys)
     if current == lab:
         if own is not None:
             return Outlook((
@@ -148,16 +172,17 @@ def removal(lab: str, document: PreferencesDocument | None, saved: tuple[Paramet
     return Outlook(tuple(changes), (f"{DOCUMENT} now holds {whose}: left as it is",))
 
 
-def takeover(lab: str, document: PreferencesDocument | None, saved: tuple[Parameter, ...]) -> tuple[Change, ...]:
+def takeover(lab: str, document: PreferencesDocument | None, saved: tuple[Parameter, ...],
+             keys: Mapping[str, str] | None = None) -> tuple[Change, ...]:
     """Before `lab` sets its preferences over someone else's: take it out of the chain, then save what is there
     now as its own copy (to be put back when the lab goes). The caller then updates the document."""
     own = _own(lab, saved)
     if document is None:  # the lab creates the document: a copy left from an earlier time would be put back
         return (_delete_saved(own, "a copy from before, of preferences that no longer exist"),) if own else ()
-    if set_by(document.content) == lab:
+    if set_by(document.content, keys) == lab:
         return ()
     tagged = has_lab_tag(document.tags, lab)
-    later = _later(lab, saved)
+    later = _later(lab, saved, keys)
     changes = [c for c in _splice(lab, document, own, tagged, later) if c.operation != "delete_parameter"
                or c.target != saved_name(lab)]
     changes.append(_save(saved_name(lab), document.content, "keep the preferences there now, to put them back "
@@ -192,9 +217,9 @@ def _own(lab: str, saved: tuple[Parameter, ...]) -> Parameter | None:
     return next((p for p in saved if saved_by(p) == lab), None)
 
 
-def _later(lab: str, saved: tuple[Parameter, ...]) -> Parameter | None:
+def _later(lab: str, saved: tuple[Parameter, ...], keys: Mapping[str, str] | None = None) -> Parameter | None:
     """The saved copy that holds `lab`'s preferences: its lab set its own over `lab`'s."""
-    return next((p for p in saved if saved_by(p) not in (None, lab) and set_by(p.value) == lab), None)
+    return next((p for p in saved if saved_by(p) not in (None, lab) and set_by(p.value, keys) == lab), None)
 
 
 def _save(name: str, text: str, why: str, tags: list[dict[str, str]] | None = None) -> Change:

@@ -6,12 +6,13 @@ import shutil
 import textwrap
 
 MARKS = {"complete": "ok", "partial": "!!", "missing": "--", "duplicate": "2x"}
+STEP = 18  # the longest step name, session-encryption
 
 
 def step_line(number: int, total: int, report) -> str:
     """One progress line per build step: what it is, what was created or found, how long it took."""
     what = f"created {len(report.created)}" if report.created else "already there"
-    return f"[{number}/{total}] {report.step:<16} {what:<14} {report.seconds:5.1f}s  {report.summary}"
+    return f"[{number}/{total}] {report.step:<{STEP}} {what:<14} {report.seconds:5.1f}s  {report.summary}"
 
 
 def wrapped(text: str, width: int) -> list[str]:
@@ -22,11 +23,11 @@ def wrapped(text: str, width: int) -> list[str]:
 
 def status_table(steps) -> str:
     width = max(60, min(shutil.get_terminal_size((120, 20)).columns, 160))
-    indent = 2 + 2 + 2 + 16 + 2 + 9 + 2
-    lines = [f"  {'':2}  {'step':<16}  {'status':<9}  detail", f"  {'':2}  {'-' * 16}  {'-' * 9}  {'-' * 20}"]
+    indent = 2 + 2 + 2 + STEP + 2 + 9 + 2
+    lines = [f"  {'':2}  {'step':<{STEP}}  {'status':<9}  detail", f"  {'':2}  {'-' * STEP}  {'-' * 9}  {'-' * 20}"]
     for s in steps:
         detail = [line for part in s.detail.split("; ") for line in wrapped(part, max(20, width - indent))] or [""]
-        lines.append(f"  {MARKS.get(s.status, '  ')}  {s.step:<16}  {s.status:<9}  {detail[0]}")
+        lines.append(f"  {MARKS.get(s.status, '  ')}  {s.step:<{STEP}}  {s.status:<9}  {detail[0]}")
         lines.extend(" " * indent + more for more in detail[1:])
     return "\n".join(lines)
 
@@ -81,6 +82,7 @@ def notes_text(notes) -> str:
 def outcome_line(number: int, total: int, outcome) -> str:
     d = outcome.deletion
     status = {"deleted": "deleted", "already gone": "already gone", "failed": "FAILED"}[outcome.status]
+    status = "scheduled" if status == "deleted" and d.operation == "schedule_key_deletion" else status  # KMS: 7 days
     tail = f"  {outcome.detail}" if outcome.detail else ""
     return f"[{number}/{total}] {status:<12} {d.kind} {d.resource_id}{tail}"
 
@@ -165,3 +167,15 @@ def hourly_cost_line(book, region: str, *, azs: int, endpoints: int) -> str:
         return "cost: these steps create no interface endpoint (the instance, when launched, is billed by the hour)"
     return (f"cost: {endpoints} interface endpoints x {azs} AZ = ${hourly:.3f} per hour (${hourly * HOURS_PER_MONTH:,.2f} "
             f"a month) until `ssmlab cleanup`, plus the instance; `ssmlab cost --region {region}` compares the options")
+
+
+def endpoints_text(state) -> str:
+    """One line per VPC endpoint that exists (gone ones left out: AWS lists deleted endpoints for a while):
+    its service, id, state, private DNS and the private IPs of its network interfaces."""
+    from ssmlab.inventory import GONE_ENDPOINT_STATES
+
+    addresses = {eni.eni_id: eni.private_ip for eni in state.network_interfaces}
+    lines = [f"{e.service:<12} {e.endpoint_id} {e.endpoint_type.lower()}, {e.state}, private DNS "
+             f"{'on' if e.private_dns else 'OFF'}, interfaces {[addresses.get(n) for n in e.network_interface_ids]}"
+             for e in sorted(state.endpoints, key=lambda e: e.service) if e.state not in GONE_ENDPOINT_STATES]
+    return "\n".join(lines) or "no endpoint"

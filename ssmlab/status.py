@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ssmlab import preferences
+from ssmlab import kmskey, preferences
 from ssmlab.inventory import GONE_ENDPOINT_STATES, LAUNCHED_STATES, LabState, has_lab_tag
 
 COMPLETE, PARTIAL, MISSING, DUPLICATE = "complete", "partial", "missing", "duplicate"
@@ -80,8 +80,9 @@ def lab_status(state: LabState) -> list[StepStatus]:
         _endpoints(endpoints),
         _iam(state),
         _instance(instances),
-        _session_logging(endpoints, lab, state.session_preferences),
+        _session_logging(endpoints, lab, state.session_preferences, kmskey.owners(state.kms_keys, lab or "")),
     ]
+    steps += [_session_encryption(endpoints, lab, state)] if _encryption_present(endpoints, lab, state) else []
     twice = duplicates(state)
     return [_marked(s, [d for d in twice if d.step == s.step], lab, state.region) for s in steps]
 
@@ -129,7 +130,7 @@ def _endpoints(endpoints) -> StepStatus:
         return StepStatus("endpoints", MISSING, "no interface endpoint")
     ok = all(s in interface and interface[s].private_dns and interface[s].state == "available" for s in required)
     if "ec2messages" not in interface:
-        parts.append("ec2messages skipped (needed only by agents older than 3.3.40.0)")
+        parts.append("no ec2messages (only agents older than 3.3.40.0 need it: build --with-ec2messages)")
     return StepStatus("endpoints", COMPLETE if ok else PARTIAL, "; ".join(parts))
 
 
@@ -157,7 +158,7 @@ def _instance(instances) -> StepStatus:
     return StepStatus("instance", COMPLETE if i.state == "running" else PARTIAL, detail)
 
 
-def _session_logging(endpoints, lab: str | None, inputs: dict | None) -> StepStatus:
+def _session_logging(endpoints, lab: str | None, inputs: dict | None, keys: dict | None = None) -> StepStatus:
     """Complete when the lab's endpoints exist and the region's preferences send transcripts to this lab."""
     logs = [e for e in endpoints if e.service == "logs"]
     s3 = [e for e in endpoints if e.service == "s3" and e.endpoint_type == "Gateway"]
@@ -166,10 +167,28 @@ def _session_logging(endpoints, lab: str | None, inputs: dict | None) -> StepSta
         return StepStatus("session-logging", MISSING, "not set up (optional)")
     if lab is None:  # a VPC read on its own: the region's preferences are not a lab's business
         return StepStatus("session-logging", COMPLETE, "; ".join(parts))
-    whose = preferences.set_by({"inputs": inputs}) if inputs is not None else None
+    whose = preferences.set_by({"inputs": inputs}, keys) if inputs is not None else None
     if whose == lab:
         return StepStatus("session-logging", COMPLETE, "; ".join(parts + [f"{preferences.DOCUMENT}: this lab's"]))
     held = ("absent: sessions are not logged" if inputs is None else
             f"lab {whose}'s: sessions are logged there" if whose else "not the lab's: sessions are logged elsewhere")
     return StepStatus("session-logging", PARTIAL, "; ".join(parts + [
         f"{preferences.DOCUMENT} {held} (`ssmlab build --lab {lab} --session-logging` sets this lab's)"]))
+
+
+def _encryption_present(endpoints, lab: str | None, state: LabState) -> bool:
+    """The optional step shows once any part of it exists: the lab's key, or a kms endpoint."""
+    return any(e.service == "kms" for e in endpoints) or any(_mine(k.tags, lab) for k in state.kms_keys if lab)
+
+
+def _session_encryption(endpoints, lab: str | None, state: LabState) -> StepStatus:
+    """Complete when the lab's key is enabled, the kms endpoint is there and the region's preferences name the key."""
+    key = next((k for k in state.kms_keys if lab and _mine(k.tags, lab)), None)
+    kms = [e for e in endpoints if e.service == "kms" and e.endpoint_type == "Interface"]
+    parts = [f"KMS key {key.key_id} ({', '.join(key.aliases) or 'no alias'}) {key.state}" if key else "no KMS key"]
+    parts += [f"kms endpoint {e.endpoint_id} {e.state}" for e in kms] or ["no kms endpoint"]
+    named = key is not None and key.named_by((state.session_preferences or {}).get("kmsKeyId"))
+    parts.append(f"{preferences.DOCUMENT}: " + ("kmsKeyId is this key" if named else
+                 "names no key of this lab's: sessions are not encrypted with it"))
+    complete = key is not None and key.state == kmskey.ENABLED and bool(kms) and named
+    return StepStatus("session-encryption", COMPLETE if complete else PARTIAL, "; ".join(parts))

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ssmlab import obstacles
+from ssmlab import kmskey, obstacles
 from ssmlab.aws import error_code
 from ssmlab.errors import LabError
 from ssmlab.inventory import GONE_ENDPOINT_STATES, LabResources, SgRule, has_lab_tag
@@ -31,6 +31,7 @@ STEPS = (
     "sessions",
     "instances",
     "session-logging",
+    "session-encryption",
     "vpc-endpoints",
     "instance-connect-endpoints",
     "network-interfaces",
@@ -51,6 +52,7 @@ NOT_FOUND = {
     "InvalidNetworkAclID.NotFound", "InvalidVpcID.NotFound", "InvalidNetworkInterfaceID.NotFound",
     "InvalidPermission.NotFound", "NoSuchEntity", "NoSuchBucket", "ResourceNotFoundException", "InvalidDocument",
     "ParameterNotFound", "DoesNotExistException", "NoSuchKey",
+    "NotFoundException", "KMSInvalidStateException",  # KMS: no such key or alias; a key already pending deletion
 }
 RETRYABLE = {
     "DependencyViolation": "something still depends on it",
@@ -140,6 +142,9 @@ def plan(resources: LabResources) -> list[Deletion]:
             {"logGroupName": resources.log_group.name}, "the session transcripts' log group")
     for change in obstacles.preferences_outlook(resources).changes:
         add("session-logging", change.kind, change.target, "ssm", change.operation, change.params, change.why)
+
+    for kind, resource_id, operation, params, why in kmskey.removal(resources.kms_keys, lab):
+        add("session-encryption", kind, resource_id, "kms", operation, params, why)
 
     for endpoint in resources.endpoints:
         if has_lab_tag(endpoint.tags, lab) and endpoint.state not in GONE_ENDPOINT_STATES:
@@ -388,4 +393,5 @@ def leftovers(resources: LabResources) -> list[Leftover]:
         left.append(Leftover("preferences document", r.preferences.name))
     if r.backup_parameter:
         left.append(Leftover("parameter", r.backup_parameter.name))
+    left += [Leftover(kind, resource_id) for kind, resource_id in kmskey.left(r.kms_keys)]
     return left

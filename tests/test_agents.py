@@ -154,15 +154,23 @@ def test_a_nacl_denying_the_return_traffic_keeps_the_node_out(emulator):
     assert acl_id in failure["reason"] or "return" in failure["reason"]
 
 
-def test_retries_are_bounded_and_a_repair_lets_the_node_in(emulator):
+def test_an_agent_that_starts_before_its_path_works_hibernates_and_a_reboot_brings_it_in_at_once(emulator):
     lab, results = lab_until_iam("ag-repair")
     _instance_sg_closed(lab, results)
     instance_id = launch(lab, results)
     control.advance_clock(lab, AGENT_START_DELAY + 3600)
-    attempts = failures(lab, instance_id)
-    assert 10 <= len(attempts) <= 20  # backoff up to 5 minutes: about a dozen tries in an hour
+    # the start ping, then hibernation pings 5, 15, 25, 35 and 55 minutes later (hibernation.go)
+    assert len(failures(lab, instance_id)) == 6
     build(lab)  # the security-groups step puts the rule back
-    control.advance_clock(lab, 300)
+    control.advance_clock(lab, 5 * 60)
+    assert not online(lab, instance_id)  # hibernating: its next ping is 75 minutes after the start
+    report = control.agents(lab, instance_id)["agents"][0]
+    assert report["phase"] == "hibernating"
+    hibernate_log = report["files"]["/var/log/amazon/ssm/hibernate.log"]
+    assert hibernate_log[-1].endswith("INFO Backing off health check to every 1200 seconds for 3600 seconds.") or any(
+        line.endswith("INFO Backing off health check to every 1200 seconds for 3600 seconds.") for line in hibernate_log)
+    lab.client("ec2").reboot_instances(InstanceIds=[instance_id])
+    control.advance_clock(lab, AGENT_START_DELAY + 5)
     assert online(lab, instance_id)
 
 
@@ -305,8 +313,9 @@ def test_online_is_not_session_ready_when_ssmmessages_is_gone(emulator):
     assert ssm.get_connection_status(Target=instance_id)["Status"] == "notconnected"
     with pytest.raises(LabError, match="holds no channel on ssmmessages"):
         managed.start_session(lab, instance_id)
-    # Run Command still works: a 3.3.40+ agent falls back to ec2messages (FACTS.md).
-    assert managed.run_command(lab, instance_id, ["true"]).status == "Success"
+    # Deleting the endpoint cut the agent's control channel, and the lab has no ec2messages to fall back
+    # on (two endpoints, FACTS.md), so Run Command is not delivered either.
+    assert managed.run_command(lab, instance_id, ["true"], timeout=2).status == "Pending"
 
 
 def test_session_records_go_where_the_preferences_say_and_fail_when_unreachable(emulator):
@@ -353,8 +362,26 @@ def test_a_failed_ping_is_connection_lost_and_a_good_one_brings_it_back(emulator
     assert managed.node_information(lab, instance_id)["PingStatus"] == "Online"
 
 
+def test_an_open_control_channel_outlives_the_endpoint_rule_until_a_reboot(emulator):
+    """Security groups track connections (EC2 User Guide): the agent's open channel survives; new ones fail."""
+    lab, results = lab_until_iam("ag-tracked")
+    instance_id = launch(lab, results)
+    control.advance_clock(lab, AGENT_START_DELAY + 5)
+    _endpoint_sg_closed(lab, results)
+    assert online(lab, instance_id)  # nothing changes until the agent opens a new connection
+    control.advance_clock(lab, 5 * 60 + 5)
+    assert managed.node_information(lab, instance_id)["PingStatus"] == "ConnectionLost"  # the report is a new connection
+    assert control.agents(lab, instance_id)["agents"][0]["control_channel"] == "ssmmessages"  # the old one stays
+    with pytest.raises(ClientError, match="TargetNotConnected"):
+        lab.client("ssm").start_session(Target=instance_id)  # a session needs a new connection to ssmmessages
+    lab.client("ec2").reboot_instances(InstanceIds=[instance_id])
+    control.advance_clock(lab, AGENT_START_DELAY + 5)
+    agent = control.agents(lab, instance_id)["agents"][0]
+    assert agent["control_channel"] is None and agent["phase"] == "hibernating"  # it reconnects, and cannot
+
+
 def test_an_old_agent_needs_ec2messages_for_its_control_channel(emulator):
-    lab, results = lab_until_iam("ag-old", skip_ec2messages=True)
+    lab, results = lab_until_iam("ag-old")
     instance_id = launch(lab, results, tags={"ssmlab:agent-version": "3.2.582.0"})
     control.advance_clock(lab, AGENT_START_DELAY + 5)
     assert online(lab, instance_id)  # registration goes through ssm

@@ -15,7 +15,7 @@ import time
 import boto3
 import pytest
 
-from ssmlab.build import STEPS, build
+from ssmlab.build import STEPS, BuildOptions, build, interface_endpoints, steps_to_run
 from ssmlab.lab import TAG_KEY, Lab
 
 pytestmark = pytest.mark.emulator
@@ -89,10 +89,10 @@ def test_cli_build_prints_a_line_per_step_then_the_summary_and_a_rebuild_creates
     first = emulator.cli("build", "--lab", "e2e-cli", "--region", LOGGING_REGION, "--session-logging")
     assert first.returncode == 0, first.stderr
     progress = [line for line in first.stdout.splitlines() if re.match(r"\[\d/6\]", line)]
-    assert [line.split()[1] for line in progress] == list(STEPS)
+    assert [line.split()[1] for line in progress] == [s for s in STEPS if s != "session-encryption"]
     assert all("created" in line for line in progress)
     assert "on the embedded emulator" in first.stdout
-    for step in STEPS:
+    for step in [s for s in STEPS if s != "session-encryption"]:  # not asked for: not built, not listed
         assert re.search(rf"ok\s+{step}\s+complete", first.stdout), step
     before = tagged(emulator, "e2e-cli", LOGGING_REGION)
     assert {k: len(v) for k, v in before.items()} == {
@@ -100,7 +100,7 @@ def test_cli_build_prints_a_line_per_step_then_the_summary_and_a_rebuild_creates
         "subnets": 1,
         "route_tables": 1,
         "security_groups": 2,
-        "endpoints": 5,  # ssm, ssmmessages, ec2messages, logs (interface) and s3 (gateway)
+        "endpoints": 4,  # ssm, ssmmessages, logs (interface) and s3 (gateway): no ec2messages unless asked for
         "instances": 1,
         "roles": 1,
         "instance_profiles": 1,
@@ -109,7 +109,7 @@ def test_cli_build_prints_a_line_per_step_then_the_summary_and_a_rebuild_creates
     second = emulator.cli("build", "--lab", "e2e-cli", "--region", LOGGING_REGION, "--session-logging")
     assert second.returncode == 0, second.stderr
     assert "0 resource(s) created (everything was already there)" in second.stdout
-    assert second.stdout.count("already there") >= len(STEPS)
+    assert second.stdout.count("already there") >= len(STEPS) - 1
     assert tagged(emulator, "e2e-cli", LOGGING_REGION) == before
 
 
@@ -178,8 +178,7 @@ def test_endpoints_are_interface_endpoints_with_private_dns_in_the_lab_subnet(em
     ec2 = client(emulator, "ec2")
     ids = [e.endpoint_id for e in result.results["endpoints"].endpoints]
     endpoints = ec2.describe_vpc_endpoints(VpcEndpointIds=ids)["VpcEndpoints"]
-    assert sorted(e["ServiceName"] for e in endpoints) == [
-        f"com.amazonaws.{REGION}.ec2messages",
+    assert sorted(e["ServiceName"] for e in endpoints) == [  # two since ec2messages' retirement (FACTS.md)
         f"com.amazonaws.{REGION}.ssm",
         f"com.amazonaws.{REGION}.ssmmessages",
     ]
@@ -419,3 +418,9 @@ def test_an_emulator_that_does_not_answer_is_a_clear_error_within_seconds(emulat
     assert url in result.stderr and "does not answer" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert elapsed < 10
+
+
+def test_ec2messages_is_built_only_when_asked_for_old_agents():
+    steps = steps_to_run("endpoints", BuildOptions())
+    assert interface_endpoints(steps, BuildOptions()) == ("ssm", "ssmmessages")
+    assert interface_endpoints(steps, BuildOptions(with_ec2messages=True)) == ("ssm", "ssmmessages", "ec2messages")

@@ -15,7 +15,8 @@ URL = "http://127.0.0.1:4566"
 # botocore's names (ConfiguredEndpointProvider): the service id, snake-cased and upper-cased
 VARIABLES = {"ec2": "AWS_ENDPOINT_URL_EC2", "iam": "AWS_ENDPOINT_URL_IAM", "logs": "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
              "pricing": "AWS_ENDPOINT_URL_PRICING", "s3": "AWS_ENDPOINT_URL_S3", "ssm": "AWS_ENDPOINT_URL_SSM",
-             "sts": "AWS_ENDPOINT_URL_STS"}
+             "sts": "AWS_ENDPOINT_URL_STS", "kms": "AWS_ENDPOINT_URL_KMS",
+             "resourcegroupstaggingapi": "AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API"}
 
 
 @pytest.fixture

@@ -25,30 +25,43 @@ def totals(region, **kwargs):
 # -- two regions by hand ---------------------------------------------------------------------
 
 
-def test_tokyo_three_endpoints_in_one_az_for_a_month():
-    # 3 endpoints x 1 AZ x 730 h x $0.014 = $30.66; 1 GB x $0.01
+def test_tokyo_two_endpoints_in_one_az_for_a_month():
+    # 2 endpoints x 1 AZ x 730 h x $0.014 = $20.44; 1 GB x $0.01
     t = totals("ap-northeast-1", azs=1, hours=730, gb=1)
-    assert t["ssm"] == pytest.approx(30.66 + 0.01)
-    assert t["ssm-2"] == pytest.approx(2 * 730 * 0.014 + 0.01)
-    assert t["ssm-logging"] == pytest.approx(5 * 730 * 0.014 + 0.01)
+    assert t["ssm"] == pytest.approx(20.44 + 0.01)
+    assert t["ssm-ec2messages"] == pytest.approx(3 * 730 * 0.014 + 0.01)  # agents older than 3.3.40.0
+    assert t["ssm-logging"] == pytest.approx(3 * 730 * 0.014 + 0.01)  # + logs; the S3 gateway endpoint is free
+    assert t["ssm-logging-kms"] == pytest.approx(4 * 730 * 0.014 + 0.01)  # + logs, kms
     assert t["eice"] == 0
     # NAT: 730 h x $0.062 + 1 GB x $0.062 + its Elastic IP 730 h x $0.005
     assert t["nat"] == pytest.approx(45.26 + 0.062 + 3.65)
 
 
+def test_the_headline_is_what_the_build_creates_and_kms_only_counts_with_encryption():
+    from ssmlab.steps.endpoints import services_for
+
+    result = estimate(BOOK, Scenario("eu-west-1"))
+    headline = result.options[0]
+    assert headline.key == "ssm" and headline.endpoints == services_for() == ("ssm", "ssmmessages")
+    assert result.option("ssm-ec2messages").endpoints == services_for(with_ec2messages=True)
+    with_kms = [o.key for o in result.options if "kms" in o.endpoints]
+    assert with_kms == ["ssm-logging-kms"] and "KMS" in result.option("ssm-logging-kms").title
+    assert "2026-09-30" in result.option("ssm-ec2messages").tradeoff
+
+
 def test_north_virginia_two_azs_and_more_data():
-    # 3 endpoints x 2 AZ x 730 h x $0.010 = $43.80; 100 GB x $0.01 = $1.00
+    # 2 endpoints x 2 AZ x 730 h x $0.010 = $29.20; 100 GB x $0.01 = $1.00
     t = totals("us-east-1", azs=2, hours=730, gb=100)
-    assert t["ssm"] == pytest.approx(43.80 + 1.00)
+    assert t["ssm"] == pytest.approx(29.20 + 1.00)
     # one NAT gateway: 730 x $0.045 + 100 x $0.045 + 730 x $0.005
     assert t["nat"] == pytest.approx(32.85 + 4.50 + 3.65)
     lines = estimate(BOOK, Scenario("us-east-1", azs=2, gb=100)).option("ssm").lines
-    assert lines[0].detail == "3 endpoints x 2 AZs x 730 h at $0.01/AZ-h" and lines[0].quantity == 3 * 2 * 730
+    assert lines[0].detail == "2 endpoints x 2 AZs x 730 h at $0.01/AZ-h" and lines[0].quantity == 2 * 2 * 730
 
 
 def test_a_started_hour_is_billed_in_full():
-    assert totals("us-east-1", hours=0.5, gb=0)["ssm"] == pytest.approx(3 * 1 * 0.01)
-    assert totals("us-east-1", hours=2.01, gb=0)["ssm"] == pytest.approx(3 * 3 * 0.01)
+    assert totals("us-east-1", hours=0.5, gb=0)["ssm"] == pytest.approx(2 * 1 * 0.01)
+    assert totals("us-east-1", hours=2.01, gb=0)["ssm"] == pytest.approx(2 * 3 * 0.01)
 
 
 # -- tiers -----------------------------------------------------------------------------------
@@ -84,10 +97,10 @@ def test_tiers_count_the_data_of_every_participant_together():
 def test_participants_with_their_own_endpoints_and_with_one_shared_set():
     result = estimate(BOOK, Scenario("ap-northeast-1", azs=1, hours=3, gb=0, participants=30))
     own, shared = result.option("ssm"), result.option("ssm-shared")
-    assert own.total == pytest.approx(30 * 3 * 3 * 0.014)
-    assert own.per_participant == pytest.approx(3 * 3 * 0.014)
-    assert shared.total == pytest.approx(3 * 3 * 0.014)
-    assert shared.per_participant == pytest.approx(3 * 3 * 0.014 / 30)
+    assert own.total == pytest.approx(30 * 2 * 3 * 0.014)
+    assert own.per_participant == pytest.approx(2 * 3 * 0.014)
+    assert shared.total == pytest.approx(2 * 3 * 0.014) and shared.endpoints == ("ssm", "ssmmessages")
+    assert shared.per_participant == pytest.approx(2 * 3 * 0.014 / 30)
     assert result.option("eice").lines[0].quantity == 30  # one per VPC
     assert result.option("nat").total == pytest.approx(30 * 3 * (0.062 + 0.005))
 
@@ -106,11 +119,11 @@ def test_eice_tradeoffs_are_stated():
 
 
 def test_nat_break_even_in_gb():
-    # eu-west-1, 2 AZs: endpoints 3 x 2 x 730 x 0.011 = 48.18 + 0.01 g; NAT 730 x 0.048 + 730 x 0.005 = 38.69 + 0.048 g
-    result = estimate(BOOK, Scenario("eu-west-1", azs=2, gb=0))
+    # eu-west-1, 3 AZs: endpoints 2 x 3 x 730 x 0.011 = 48.18 + 0.01 g; NAT 730 x 0.048 + 730 x 0.005 = 38.69 + 0.048 g
+    result = estimate(BOOK, Scenario("eu-west-1", azs=3, gb=0))
     point = next(b for b in result.break_even if b.key == "nat_gb")
     assert point.value == pytest.approx((48.18 - 38.69) / (0.048 - 0.01), abs=0.01)
-    assert "250 GB" in point.text
+    assert "250 GB" in point.text and "the two endpoints (ssm, ssmmessages)" in point.text
 
 
 def test_nat_costs_more_at_any_volume_with_one_az():
@@ -119,9 +132,10 @@ def test_nat_costs_more_at_any_volume_with_one_az():
 
 
 def test_endpoint_count_break_even():
-    # Tokyo, 1 AZ, 1 GB: k x 10.22 + 0.01 > 48.972 first at k = 5 (session logging with KMS)
+    # Tokyo, 1 AZ, 1 GB: k x 10.22 + 0.01 > 48.972 first at k = 5, one more than logging with KMS encryption
     point = next(b for b in estimate(BOOK, Scenario("ap-northeast-1")).break_even if b.key == "endpoint_count")
     assert point.value == 5
+    assert "the build creates 2; session logging and KMS encryption make 4" in point.text
 
 
 # -- the lab's own cost so far -------------------------------------------------------------------
@@ -152,6 +166,7 @@ def test_an_empty_lab_has_cost_nothing():
 
 def test_hourly_estimate_for_target_aws():
     assert cost.hourly_lab_estimate(BOOK, "ap-northeast-1", azs=2, endpoints=3) == pytest.approx(6 * 0.014)
+    assert cost.hourly_lab_estimate(BOOK, "ap-northeast-1") == pytest.approx(2 * 0.014)  # the build's default
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -187,6 +202,6 @@ def test_a_region_without_a_verified_endpoint_price_is_refused_not_guessed():
 
 def test_unverified_figures_only_on_request_and_said_so():
     result = estimate(PriceBook.offline(unverified=True), Scenario("us-east-2", gb=0))
-    assert result.option("ssm").total == pytest.approx(3 * 730 * 0.010)
+    assert result.option("ssm").total == pytest.approx(2 * 730 * 0.010)
     assert result.unverified == ("endpoint_hour",)
     assert "single-source figures included" in result.price_source

@@ -31,12 +31,17 @@ def test_the_table_names_every_option_with_its_monthly_cost_and_the_price_source
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "USD per month" in out
-    for title, usd in (("Session Manager: ssm, ssmmessages, ec2messages", "30.67"),
-                       ("Session Manager: ssm, ssmmessages (agent >= 3.3.40.0)", "20.45"),
+    rows = [line.strip() for line in out.splitlines() if line.startswith("  ") and not line.startswith("      ")]
+    assert rows[1].startswith("Session Manager: ssm, ssmmessages "), rows  # the headline: what the build creates
+    for title, usd in (("Session Manager: ssm, ssmmessages", "20.45"),
+                       ("Session Manager + ec2messages, for agents < 3.3.40.0", "30.67"),
+                       ("Session Manager with session logging: + logs", "30.67"),
+                       ("Session Manager, logging and KMS encryption: + logs, kms", "40.89"),
                        ("EC2 Instance Connect Endpoint", "0.00"), ("NAT gateway to the public endpoints", "48.97")):
         row = next(line for line in out.splitlines() if line.strip().startswith(title))
         assert row.split()[-1] == usd, row
-    assert "3 endpoints x 1 AZ x 730 h at $0.014/AZ-h = $30.66" in out
+    assert "2 endpoints x 1 AZ x 730 h at $0.014/AZ-h = $20.44" in out
+    assert "AWS retires that endpoint on 2026-09-30" in out
     assert "20 concurrent connections" in out and "Break-even" in out
     assert "Prices: ssmlab's price snapshot" in out and "compiled 2026-11-29" in out
 
@@ -46,8 +51,9 @@ def test_json_carries_the_figures_and_their_source():
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     options = {o["key"]: o for o in document["options"]}
-    assert options["ssm"]["usd"] == pytest.approx(3 * (43.80 + 1.00))
-    assert options["ssm-shared"]["usd_per_participant"] == pytest.approx((43.80 + 3.00) / 3)
+    assert options["ssm"]["usd"] == pytest.approx(3 * (29.20 + 1.00)) and options["ssm"]["endpoints"] == ["ssm", "ssmmessages"]
+    assert options["ssm-shared"]["usd_per_participant"] == pytest.approx((29.20 + 3.00) / 3, abs=1e-4)  # rounded to 4 places
+    assert list(options) == ["ssm", "ssm-ec2messages", "ssm-logging", "ssm-logging-kms", "ssm-shared", "eice", "nat"]
     assert document["prices"]["source"].startswith("ssmlab's price snapshot")
     assert {b["key"] for b in document["break_even"]} == {"nat_gb", "endpoint_count"}
 
@@ -95,7 +101,7 @@ def test_options_chart_labels_each_bar_in_dollars(tmp_path):
     result = estimate(BOOK, Scenario("ap-northeast-1", participants=4))
     figure = costplot.options_chart(result)
     shown = texts(figure)
-    assert "USD per month" in shown and r"\$30.67" in shown and "free" in shown and "each)" in shown
+    assert "USD per month" in shown and r"\$20.45" in shown and "free" in shown and "each)" in shown
     assert "EC2 Instance Connect Endpoint" in shown and "NAT gateway" in shown
     assert png_size(costplot.save(figure, tmp_path / "options.png"))[0] > 500
 
@@ -105,7 +111,9 @@ def test_scaling_chart_grows_with_azs_or_vpcs(by, axis, tmp_path):
     figure = costplot.scaling_chart(BOOK, Scenario("us-east-1", gb=0), by=by, upto=4)
     ax = figure.axes[0]
     assert axis in ax.get_xlabel() and ax.get_ylabel() == "USD per month"
-    three = next(line for line in ax.get_lines() if line.get_label() == "Session Manager, 3 endpoints")
+    two = next(line for line in ax.get_lines() if line.get_label() == "Session Manager, 2 endpoints")
+    assert list(two.get_ydata()) == pytest.approx([14.6 * n for n in (1, 2, 3, 4)])
+    three = next(line for line in ax.get_lines() if line.get_label().startswith("Session Manager, 3 endpoints"))
     assert list(three.get_ydata()) == pytest.approx([21.9 * n for n in (1, 2, 3, 4)])
     free = next(line for line in ax.get_lines() if line.get_label() == "EC2 Instance Connect Endpoint")
     assert set(free.get_ydata()) == {0.0}
@@ -127,7 +135,7 @@ def test_live_prices_from_the_emulator_pricing_api(emulator):
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["prices"]["source"].startswith("the AWS Pricing API")
-    assert {o["key"]: o["usd"] for o in document["options"]}["ssm"] == pytest.approx(3 * 730 * 0.013 + 0.01)
+    assert {o["key"]: o["usd"] for o in document["options"]}["ssm"] == pytest.approx(2 * 730 * 0.013 + 0.01)
     assert document["prices"]["as_of"] == ["2026-07-24", "2026-08-10"]
 
 
@@ -138,8 +146,8 @@ def test_the_lab_cost_so_far(emulator):
     done = emulator.cli("cost", "--lab", "costlab", "--region", "ca-central-1", "--json")
     assert done.returncode == 0, done.stderr
     lab = json.loads(done.stdout)["lab"]
-    assert [line["detail"].split(" ")[0] for line in lab["lines"]] == ["ec2messages", "ssm", "ssmmessages"]
-    assert lab["usd"] == pytest.approx(3 * 0.011) and lab["usd_per_hour"] == pytest.approx(3 * 0.011)
+    assert [line["detail"].split(" ")[0] for line in lab["lines"]] == ["ssm", "ssmmessages"]
+    assert lab["usd"] == pytest.approx(2 * 0.011) and lab["usd_per_hour"] == pytest.approx(2 * 0.011)
     assert emulator.cli("cleanup", "--lab", "costlab", "--region", "ca-central-1").returncode == 0
 
 
@@ -161,7 +169,7 @@ def test_target_aws_says_the_hourly_cost_before_it_creates_anything(emulator, mo
     assert code == 0
     lines = out.splitlines()
     assert "REAL AWS account" in lines[0]
-    assert lines[1].startswith("cost: 3 interface endpoints x 2 AZ = $0.066 per hour ($48.18 a month)")
+    assert lines[1].startswith("cost: 2 interface endpoints x 2 AZ = $0.044 per hour ($32.12 a month)")
     assert lines[2].startswith("[1/3]")
     monkeypatch.undo()
     assert cli.main(["cleanup", "--lab", "cost-aws", "--region", "eu-west-2"]) == 0

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import datetime, timezone
 
 import pytest
 
@@ -76,7 +77,7 @@ def test_a_lab_with_nothing_but_a_vpc_draws_only_the_vpc(tmp_path):
 def test_a_broken_hop_is_red_dashed_with_the_code_and_the_rest_stays_normal(tmp_path):
     state = groups(private_lab(), sg("sg-endpoints"))  # the endpoint SG has no inbound 443
     text = rendered(tmp_path, state, findings(state))
-    for service in ("ssm", "ssmmessages", "ec2messages"):
+    for service in ("ssm", "ssmmessages"):  # a current agent does not use ec2messages: its edge is not judged
         assert is_broken(edge("agent", text, f"ep_{service}"), "ENDPOINT_SG_BLOCKS_HTTPS")
         assert RED not in edge(f"ep_{service}", text, "svc_ssm")
     assert RED not in edge("role", text, "agent")
@@ -187,7 +188,7 @@ def test_the_polling_timeline_has_a_lane_per_service_online_and_the_session(tmp_
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["agent", "credentials (IMDS)", "ssm", "ssmmessages"]
     texts = [t.get_text() for t in ax.texts]
-    assert " Online" in texts and " session" in texts and "ENDPOINT_SG_BLOCKS_HTTPS" in texts
+    assert "Online" in texts and "session" in texts and "ENDPOINT_SG_BLOCKS_HTTPS" in texts
     assert texts.count("ENDPOINT_SG_BLOCKS_HTTPS") == 1  # a run of the same failure is labelled once
     other = diagram.polling_timeline(_log(), instance_id="i-2")
     assert "i-2" in other.axes[0].get_title(loc="left")
@@ -212,3 +213,42 @@ def test_a_missing_dot_is_one_line_with_the_install_command(tmp_path, monkeypatc
 def test_importing_the_module_loads_neither_diagrams_nor_matplotlib():
     code = "import sys, ssmlab.diagram, ssmlab.cli; print(any(m.split('.')[0] in ('diagrams', 'matplotlib') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def _hibernation_log():
+    """An agent whose start ping failed: hibernation periods and pings, then a reboot and Online, all crowded."""
+    start = 1767225600.0
+    iso = lambda t: datetime.fromtimestamp(start + t, timezone.utc).isoformat()  # noqa: E731
+    entries = [("boot", "info", None, None, 0, None, None)]
+    entries += [("register", "fail", "ENDPOINT_MISSING", "ssm", 20, None, None),
+                ("hibernate", "sleep", None, None, 20, 320, "hibernating: next ping in 5 min")]
+    for n, at in enumerate((320, 920, 1520)):
+        if n == 0:
+            entries.append(("hibernate", "sleep", None, None, at, at + 1800, "hibernating: a ping every 10 min"))
+        entries.append(("ping", "fail", "ENDPOINT_SG_BLOCKS_HTTPS" if n else "ENDPOINT_MISSING", "ssm", at, None, None))
+    entries += [("reboot", "info", None, None, 1600, None, None), ("register", "ok", None, "ssm", 1620, None, None),
+                ("control-channel", "ok", None, "ssmmessages", 1620, None, None)]
+    return {
+        "clock": {"epoch": start + 1700},
+        "agents": [{"instance_id": "i-1", "registered_at": iso(1620)}],
+        "log": [{"time": iso(t), "instance_id": "i-1", "step": step, "outcome": outcome, "reason": "", "code": code,
+                 "service": service, "address": None, "until": iso(until) if until else None, "label": label}
+                for step, outcome, code, service, t, until, label in entries],
+    }
+
+
+def test_the_timeline_draws_hibernation_periods_and_no_two_labels_overlap():
+    fig = diagram.polling_timeline(_hibernation_log())
+    ax = fig.axes[0]
+    texts = [t for t in ax.texts]
+    words = [t.get_text() for t in texts]
+    assert "hibernating: next ping in 5 min" in words and "hibernating: a ping every 10 min" in words
+    assert "reboot" in words and "Online" in words
+    bars = [p for p in ax.patches if p.get_width() > 0]
+    assert len(bars) == 2 and abs(bars[0].get_x() + bars[0].get_width() - bars[1].get_x()) < 0.01  # one ends, the next begins
+    assert abs(bars[1].get_x() + bars[1].get_width() - 1600 / 60) < 0.01  # the reboot ends the hibernation
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in texts]
+    overlapping = [(words[i], words[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+                   if boxes[i].overlaps(boxes[j])]
+    assert overlapping == []

@@ -98,7 +98,7 @@ def test_one_broken_group_is_one_finding_naming_every_service_it_blocks():
     diagnosis = diagnose(groups(private_lab(), sg("sg-endpoints")), "i-1")
     (finding,) = [f for f in diagnosis.findings if f.code == "ENDPOINT_SG_BLOCKS_HTTPS"]
     assert finding.resource == "sg-endpoints"
-    assert finding.message.startswith("ssm, ssmmessages, ec2messages:")
+    assert finding.message.startswith("ssm, ssmmessages:")  # ec2messages matters to old agents only
     assert "aws ec2 authorize-security-group-ingress --group-id sg-endpoints --protocol tcp --port 443 --cidr 10.0.0.0/16" in finding.fix
     assert "cidr_blocks" in finding.fix  # the Terraform attribute that was missing
 
@@ -114,9 +114,11 @@ def test_missing_endpoints_are_one_finding_per_service_with_the_create_command()
 def test_ec2messages_matters_only_for_old_agents():
     state = endpoints(private_lab(), drop=("vpce-ec2messages",))
     modern = diagnose(state, "i-1", node=ONLINE)
-    assert modern.ok and "EC2MESSAGES_ENDPOINT_NEEDED" in modern.codes("info")
+    assert modern.ok and "EC2MESSAGES_ENDPOINT_NEEDED" not in modern.codes(None)  # two endpoints are the default
     old = diagnose(state, "i-1", node=NodeFacts("i-1", "Online", "3.2.582.0"))
     assert old.codes("error") == ["EC2MESSAGES_ENDPOINT_NEEDED"]
+    (finding,) = [f for f in old.findings if f.code == "EC2MESSAGES_ENDPOINT_NEEDED"]
+    assert finding.fix.startswith("update the agent") and "--with-ec2messages" in finding.fix
 
 
 def test_the_missing_permissions_are_listed():
@@ -141,6 +143,19 @@ def test_not_managed_with_every_check_passing_recommends_a_reboot():
     assert diagnosis.codes("error") == ["NOT_MANAGED"]
     reboot = next(f for f in diagnosis.findings if f.code == "REBOOT_RECOMMENDED")
     assert "credential refresher" in reboot.message and "aws ec2 reboot-instances --instance-ids i-1" in reboot.fix
+
+
+def test_the_reboot_advice_says_when_the_hibernating_agent_pings_next():
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    lab = private_lab()
+    launched = replace(lab, taken_at=now,
+                       instances=tuple(replace(i, launch_time=now - timedelta(minutes=38)) for i in lab.instances))
+    reboot = next(f for f in diagnose(launched, "i-1", node=NOT_REGISTERED).findings if f.code == "REBOOT_RECOMMENDED")
+    # hibernation pings 35 and 55 minutes after the start: the next is 17 minutes away
+    assert "launched 38 minutes ago, its next attempt is in about 17 minutes" in reboot.message
+    assert reboot.fix.startswith("reboot to try now: aws ec2 reboot-instances --instance-ids i-1")
 
 
 def test_an_instance_still_booting_is_waited_for_not_rebooted():
@@ -173,6 +188,19 @@ def test_not_managed_with_a_cause_does_not_recommend_a_reboot():
     diagnosis = diagnose(groups(private_lab(), sg("sg-instance")), "i-1", node=NOT_REGISTERED)
     assert "REBOOT_RECOMMENDED" not in diagnosis.codes(None)
     assert sorted(diagnosis.codes("error")) == ["INSTANCE_SG_BLOCKS_HTTPS", "NOT_MANAGED"]
+
+
+def test_connection_lost_after_a_repair_says_the_next_report_brings_it_back():
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    node = NodeFacts("i-1", "ConnectionLost", last_ping=now - timedelta(minutes=7))
+    lost = next(f for f in diagnose(replace(private_lab(), taken_at=now), "i-1", node=node).findings
+                if f.code == "CONNECTION_LOST")
+    assert "its next report should bring it back (its last report was 7 minutes ago)" in lost.message
+    assert lost.fix.startswith("wait up to 5 minutes")
+    blocked = diagnose(groups(private_lab(), sg("sg-instance")), "i-1", node=node)
+    assert next(f for f in blocked.findings if f.code == "CONNECTION_LOST").fix == "fix the errors above"
 
 
 def test_connection_lost_is_reported():

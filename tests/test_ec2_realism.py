@@ -476,9 +476,9 @@ def test_a_built_lab_has_endpoint_interfaces_with_distinct_addresses_of_its_subn
     subnet = cidr_of(ec2, ids["subnets"][0])
     enis = interfaces(ec2, ids["vpc"])
     endpoint_enis = [n for n in enis if n["InterfaceType"] == "vpc_endpoint"]
-    assert len(endpoint_enis) == len(ids["endpoints"]) == 3
+    assert len(endpoint_enis) == len(ids["endpoints"]) == 2
     addresses = [n["PrivateIpAddress"] for n in enis]
-    assert len(set(addresses)) == len(addresses) == 4  # three endpoints and the instance
+    assert len(set(addresses)) == len(addresses) == 3  # two endpoints and the instance
     assert all(ipaddress.ip_address(a) in subnet for a in addresses)
     assert all([g["GroupId"] for g in n["Groups"]] == [ids["endpoint_sg"]] for n in endpoint_enis)
 

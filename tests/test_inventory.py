@@ -47,7 +47,7 @@ def test_snapshot_reads_back_every_fact_of_the_lab(built):
     assert endpoint_sg.ingress == (
         inventory.SgRule("tcp", 443, 443, cidr="10.0.0.0/16", description="HTTPS from the lab VPC"),
     )
-    assert sorted(e.service for e in state.endpoints) == ["ec2messages", "ssm", "ssmmessages"]
+    assert sorted(e.service for e in state.endpoints) == ["ssm", "ssmmessages"]
     assert all(e.private_dns and e.state == "available" for e in state.endpoints)
     (instance,) = state.instances
     assert instance.imds.http_tokens == "required" and instance.public_ip is None
@@ -123,7 +123,7 @@ def test_snapshot_reads_back_each_breakage_the_doctor_diagnoses(emulator):
     ec2, iam = lab.client("ec2"), lab.client("iam")
     instance_id, vpc_id = r["instance"].instance_id, r["network"].vpc_id
     ec2.delete_vpc_endpoints(VpcEndpointIds=[r["endpoints"].get("ssm").endpoint_id])
-    ec2.modify_vpc_endpoint(VpcEndpointId=r["endpoints"].get("ec2messages").endpoint_id, PrivateDnsEnabled=False)
+    ec2.modify_vpc_endpoint(VpcEndpointId=r["endpoints"].get("ssmmessages").endpoint_id, PrivateDnsEnabled=False)
     ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": False})
     ec2.revoke_security_group_egress(GroupId=r["security-groups"].instance_sg_id, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
@@ -134,8 +134,7 @@ def test_snapshot_reads_back_each_breakage_the_doctor_diagnoses(emulator):
     state = inventory.snapshot(lab, instance_id=instance_id)
     (vpc,) = state.vpcs
     assert vpc.dns_hostnames is False and vpc.dns_support is True
-    assert {e.service: e.private_dns for e in state.endpoints if e.state != "deleted"} == {
-        "ec2messages": False, "ssmmessages": True}
+    assert {e.service: e.private_dns for e in state.endpoints if e.state != "deleted"} == {"ssmmessages": False}
     assert state.security_group(r["security-groups"].instance_sg_id).egress == ()
     (instance,) = state.instances
     assert instance.state == "stopped" and instance.imds.http_endpoint == "disabled"

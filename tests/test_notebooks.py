@@ -24,6 +24,7 @@ EXPECTED_08 = {  # scenario -> error codes the doctor must find while it is brok
     "broken_endpoint_sg": {"ENDPOINT_SG_BLOCKS_HTTPS"},
     "broken_private_dns": {"ENDPOINT_PRIVATE_DNS_DISABLED"},
     "broken_ssmmessages": {"ENDPOINT_MISSING"},
+    "broken_before_endpoints": {"NOT_MANAGED"},  # every check passes: the agent hibernates
     "broken_no_profile": {"NO_INSTANCE_PROFILE"},
 }
 
@@ -52,7 +53,7 @@ def check(name: str, values: dict) -> None:
     if number == "02":
         assert values["ingress_check"] == {"as_built": True, "as_sample": False}
     if number == "03":
-        assert values["endpoints"] == ["ec2messages", "ssm", "ssmmessages"]
+        assert values["endpoints"] == ["ssm", "ssmmessages"]  # two since ec2messages' retirement
     if number == "04":
         assert all(values["role_allows"].values())
     if number == "05":
@@ -62,18 +63,27 @@ def check(name: str, values: dict) -> None:
         assert values["run_command"]["status"] == "Success" and values["session"]["started"] == "Connected"
     if number == "07":
         assert values["session_record"] == {"cloudwatch_events": 2, "s3": True}
+        assert values["session_encryption"] == {"key_state": "Enabled", "named": True}
+        assert "ROLE_MISSING_KMS_PERMISSIONS" in values["broken_kms_permission"]["errors"]
+        assert values["fixed_kms_permission"]["ok"], values["fixed_kms_permission"]
     if number == "08":
         for scenario, codes in EXPECTED_08.items():
             assert codes <= set(values[scenario]["errors"]), (scenario, values[scenario])
         assert "REBOOT_RECOMMENDED" in values["broken_late_profile"]["codes"]
-        for fixed in ("fixed_endpoint_sg", "fixed_private_dns", "fixed_ssmmessages", "fixed_late_profile"):
+        assert "REBOOT_RECOMMENDED" in values["broken_before_endpoints"]["codes"]
+        for fixed in ("fixed_endpoint_sg", "fixed_private_dns", "fixed_ssmmessages", "fixed_before_endpoints",
+                      "fixed_late_profile"):
             assert values[fixed]["ok"] and values[fixed]["managed"], (fixed, values[fixed])
     if number == "09":
         assert values["cost"]["options"] and all(o["lines"] for o in values["cost"]["options"]), values["cost"]
         assert values["cost"]["prices"]["source"].startswith("ssmlab's price snapshot")
-        priced = sorted(line["detail"].split(" ")[0] for line in values["lab_cost"]["lines"])
-        assert {"ec2messages", "ssm", "ssmmessages"} <= set(priced) <= {"ec2messages", "ssm", "ssmmessages", "logs"}
-        assert values["lab_cost"]["usd"] > 0, values["lab_cost"]  # after 07, the logs endpoint counts too
+        if values["lab_cost"]["exists"]:  # in the sequence, the lab 01-08 built
+            priced = sorted(line["detail"].split(" ")[0] for line in values["lab_cost"]["lines"])
+            assert {"ssm", "ssmmessages"} <= set(priced) <= {"ec2messages", "ssm", "ssmmessages", "logs", "kms"}
+            assert values["lab_cost"]["usd"] > 0, values["lab_cost"]
+        else:  # alone: no lab, and pricing built none
+            assert values["lab_cost"] == {"exists": False, "usd": 0.0, "usd_per_hour": 0.0, "lines": []}
+            assert set(values["checkpoint"].values()) == {"missing"}, values["checkpoint"]
     if number == "10":
         assert values["audit"] == []
     if "checkpoint" in values and number not in ("00", "09"):  # the checkpoint verified at least the network
@@ -92,6 +102,7 @@ def test_the_whole_sequence_once(notebook_emulator, tmp_path):
     assert [r.name for r in results] == [p.stem for p in NOTEBOOKS]
     for result in results:
         check(result.name, result.recorded)
+    assert next(r for r in results if r.name.startswith("09")).recorded["lab_cost"]["exists"]
     assert len(list((tmp_path / "pictures").glob("*.png"))) >= 8
 
 

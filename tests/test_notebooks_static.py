@@ -58,6 +58,16 @@ def test_opens_with_objectives_time_prerequisites_and_the_target(notebook):
     assert "notebook.start(lab_name, region, target)" in nb.cells[index + 1].source  # target shown, cost banner on aws
 
 
+def test_says_what_it_builds_and_bills_right_after_the_prerequisites(notebook):
+    """A learner on a real account reads what running the notebook costs before running it."""
+    _, nb = notebook
+    lines = [line for line in nb.cells[0].source.splitlines() if line.strip()]
+    at = next(i for i, line in enumerate(lines) if line.startswith("**Prerequisites:**"))
+    said = lines[at + 1] if at + 1 < len(lines) else ""
+    assert said.startswith("**Builds and bills:** ") and len(said) > len("**Builds and bills:** ") + 10, said
+    assert "real account" in said and "emulator" in said, said  # what it bills on AWS, and nothing on the emulator
+
+
 def test_ends_with_a_checkpoint_that_says_what_comes_next(notebook):
     _, nb = notebook
     last = [c for c in nb.cells if c.cell_type == "code"][-1].source
@@ -73,3 +83,6 @@ def test_on_target_aws_the_banner_is_the_cost_warning_with_account_and_region():
     banner = notebook.target_banner(lab)
     assert banner.startswith('<div class="alert alert-warning">')
     assert "123456789012" in banner and "eu-west-1" in banner and html.escape(notebook.hourly_cost_statement(lab)) in banner
+    from ssmlab.steps.endpoints import services_for
+
+    assert f"{len(services_for())} interface endpoints x 1 AZ = $0.022 per hour" in banner  # what the build creates

@@ -79,7 +79,7 @@ def test_endpoints_partial_without_private_dns_and_complete_without_ec2messages(
     skipped = complete_state(endpoints=(endpoint("ssm"), endpoint("ssmmessages")))
     endpoints = lab_status(skipped)[2]
     assert endpoints.status == "complete"
-    assert "ec2messages skipped" in endpoints.detail
+    assert "no ec2messages (only agents older than 3.3.40.0 need it" in endpoints.detail
 
 
 def test_other_labs_resources_are_not_counted():
@@ -144,3 +144,13 @@ def test_the_table_has_one_row_per_step_with_its_mark():
     table = status_table(lab_status(complete_state()))
     assert table.count("\n  ok  ") == 5
     assert "--  session-logging" in table
+
+
+def test_the_endpoint_listing_leaves_out_deleted_endpoints():
+    from ssmlab.render import endpoints_text
+
+    listed = complete_state(endpoints=(endpoint("ssm"), endpoint("ssmmessages"),
+                                       replace(endpoint("ssm"), endpoint_id="vpce-old", state="deleted")))
+    text = endpoints_text(listed)
+    assert "vpce-old" not in text and len(text.splitlines()) == 2
+    assert text.splitlines()[0].startswith("ssm          vpce-ssm interface, available, private DNS on")

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.emulator
 REGION = "ap-northeast-1"
 LOGGING_REGION = "eu-west-1"
 ALL_LABS_REGION = "ca-central-1"  # no other test builds here
+ENCRYPTION_REGION = "eu-west-3"  # the session-encryption build sets the region's preferences: no other test's here
 DELETING = ("Terminate", "Delete", "Remove", "Detach", "Revoke", "Update")
 
 
@@ -117,7 +118,8 @@ def test_full_build_then_cleanup_leaves_nothing_tagged_and_the_decoys_untouched(
 @pytest.mark.parametrize("until", STEPS)
 def test_cleanup_after_a_build_stopped_after_each_step(emulator, until):
     logging = until == "session-logging"
-    lab = Lab(f"td-until-{STEPS.index(until)}", LOGGING_REGION if logging else REGION, "emulator")
+    region = {"session-logging": LOGGING_REGION, "session-encryption": ENCRYPTION_REGION}.get(until, REGION)
+    lab = Lab(f"td-until-{STEPS.index(until)}", region, "emulator")
     build(lab, BuildOptions(session_logging=("cloudwatch", "s3") if logging else ()), until=until)
     assert not inventory.lab_resources(lab).empty
     outcomes = teardown.execute(lab, teardown.plan(inventory.lab_resources(lab)))

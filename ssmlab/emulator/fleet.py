@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
-from ssmlab.amis import platform_for
+from ssmlab.amis import PREINSTALLED, agent_status, platform_for
 from ssmlab.emulator.agent import AGENT_START_DELAY, Agent, LogEntry
 from ssmlab.emulator.clock import SimClock
 
@@ -136,6 +136,11 @@ class Fleet:
             return None
         return self._judge(agent)
 
+    def reachable(self, instance_id: str) -> bool:
+        """Whether a command sent now reaches the instance's agent: over the control channel it holds."""
+        agent = self.agents.get(instance_id)  # no lock around the judgement: it reads state back over HTTP
+        return agent is not None and agent.holds_channel(self._judge(agent))
+
     def booting(self, instance_id: str) -> bool:
         """Whether the instance's agent has yet to make its first attempt since the instance (re)started."""
         with self.lock:
@@ -150,10 +155,14 @@ class Fleet:
         with self.lock:
             agents = [a for a in self.agents.values() if instance_id in (None, a.instance_id)]
             entries = [e for e in self.log if instance_id in (None, e.instance_id)]
+            shown = [a.to_json() for a in agents]
+            if instance_id is not None:  # one instance: its log files too, as the instance holds them
+                for item, agent in zip(shown, agents):
+                    item["files"] = agent.files.to_json()
             return {
                 "clock": self.clock.to_json(),
                 "work": dict(self.work),
-                "agents": [a.to_json() for a in agents],
+                "agents": shown,
                 "log": [e.to_json() for e in entries],
             }
 
@@ -193,7 +202,9 @@ class Fleet:
 
     def _new_agent(self, instance: dict[str, Any], now: float) -> Agent | None:
         platform = platform_for(instance.get("ami_name"))
-        if platform is None:
+        # An AMI whose agent AWS confirms neither way (AL2023 minimal, amis.py) runs none here: the
+        # simulation's choice, so the doctor's "unconfirmed" warning comes with a node that does not appear.
+        if platform is None or agent_status(instance.get("ami_name")) != PREINSTALLED:
             return None  # this AMI has no agent
         version = (instance.get("tags") or {}).get(AGENT_VERSION_TAG, SIMULATED_AGENT_VERSION)
         agent = Agent(

@@ -85,7 +85,7 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
         fault_injection.install(app, faults if faults is not None else fault_injection.from_environ())
     except ValueError as exc:
         raise BadInput(str(exc)) from None
-    server = make_server(host, 0, app, threaded=True, request_handler=_quiet_handler(MotoRequestHandler),
+    server = make_server(host, 0, app, threaded=True, request_handler=_quiet_handler(MotoRequestHandler, clock),
                          fd=listener.fileno())
     listener.close()  # werkzeug works on its own duplicate of the descriptor
     real_port = server.socket.getsockname()[1]
@@ -130,10 +130,16 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
         state.remove_state(pid=pid)
 
 
-def _quiet_handler(base: type) -> type:
+def _quiet_handler(base: type, clock: Any) -> type:
     """moto's request handler without werkzeug's line per request in the emulator's log (a logging
-    call and a formatted line per request; the call log, GET /ssmlab/calls, records every AWS call)."""
-    return type("QuietMotoRequestHandler", (base,), {"log_request": lambda self, code="-", size="-": None})
+    call and a formatted line per request; the call log, GET /ssmlab/calls, records every AWS call),
+    and with every answer's Date header on the simulated clock (simtime.py says why)."""
+    from .simtime import http_date
+
+    return type("QuietMotoRequestHandler", (base,), {
+        "log_request": lambda self, code="-", size="-": None,
+        "date_time_string": lambda self, timestamp=None: http_date(clock if timestamp is None else timestamp),
+    })
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -171,13 +171,14 @@ class SessionManagerApi:
         return {"Command": self._command_json(command)}
 
     def _deliver(self, command: Command) -> None:
-        """Deliver pending invocations whose agent holds a control channel now; time out the rest."""
+        """Deliver pending invocations whose agent holds a control channel now; time out the rest. The
+        channel carries the command, so an agent whose channel outlives a security-group change (connection
+        tracking, agent.py) still gets it: the simulation's reading, the service's side is not documented."""
         now = self.clock.now()
         for invocation in command.invocations.values():
             if invocation.status != "Pending":
                 continue
-            assessment = self.fleet.assess_now(invocation.instance_id)
-            if assessment is not None and assessment.control_channel.passed:
+            if self.fleet.reachable(invocation.instance_id):
                 invocation.status = invocation.details = "Success"
                 invocation.finished_at = now
             elif now > command.requested_at + command.timeout:
@@ -318,7 +319,9 @@ class SessionManagerApi:
         session.log_group = preferences.get("cloudWatchLogGroupName") or None
         session.bucket = preferences.get("s3BucketName") or None
         session.s3_prefix = preferences.get("s3KeyPrefix") or ""
-        problem = self._logging_problem(target, session)
+        # The KMS handshake comes first: it opens the data channel that logging then records.
+        problem = self._encryption_problem(target, region, preferences.get("kmsKeyId")) or \
+            self._logging_problem(target, session)
         if problem:
             session.status, session.details, session.ended_at = "Failed", problem, now
         else:
@@ -335,6 +338,22 @@ class SessionManagerApi:
         except ClientError:
             return {}
         return json.loads(document["Content"]).get("inputs", {})
+
+    def _encryption_problem(self, target: str, region: str, ref: str | None) -> str | None:
+        """Why the agent could not decrypt the session's data key, if the preferences name a KMS key and it cannot
+        (`encryption.session_problem`: the agent's own words; KMS encryption needs agent >= 2.3.539.0, FACTS.md)."""
+        from botocore.exceptions import ClientError
+
+        from ssmlab import encryption
+
+        if not ref:
+            return None
+        try:  # the key as this emulator's KMS knows it: its ARN (what IAM authorises) and its state
+            key = self._aws("kms", region).describe_key(KeyId=ref)["KeyMetadata"]
+        except ClientError as error:
+            detail = error.response.get("Error", {})
+            return f"{encryption.DATA_KEY_FAILED} {detail.get('Code')}: {detail.get('Message')}"
+        return encryption.session_problem(self.fleet.state_for(target), target, key["Arn"], key.get("KeyState"))
 
     def _logging_problem(self, target: str, session: Session) -> str | None:
         """Why the agent could not write the transcript where the preferences say, if it cannot."""

@@ -11,7 +11,7 @@ import json
 import urllib.parse
 from typing import Any, Callable
 
-from ssmlab.emulator import boot, moto_state
+from ssmlab.emulator import boot, moto_state, simtime
 from ssmlab.emulator.app import is_read
 from ssmlab.emulator.clock import SimClock
 from ssmlab.emulator.fleet import Fleet
@@ -67,6 +67,7 @@ def install(app: Any, clock: SimClock) -> Fleet:
     # moto keeps a rebooted instance running without a trace; the agent must restart.
     after(app, "ec2", "RebootInstances", lambda request: fleet.reboot(request.query_list("InstanceId")))
     boot.install(fleet)  # status checks read `initializing` while an agent boots
+    simtime.install(app, clock)  # launch times and Date headers on the simulated clock
     return fleet
 
 

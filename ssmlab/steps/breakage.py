@@ -2,10 +2,11 @@
 
 Each breakage is one AWS call a learner could have made by hand (or a Terraform sample could
 have made for them). The repairs are the build steps themselves: running a step again puts
-back what it owns (the endpoint SG's ingress, private DNS, a missing endpoint). The one
-sticking point the steps cannot repair is time itself — an instance profile attached after
-the agent started — so this module also launches that instance, attaches the profile, reboots
-it, and removes it again.
+back what it owns (the endpoint SG's ingress, private DNS, a missing endpoint). The sticking
+points the steps cannot repair are about time — an instance that booted before its endpoints
+(its agent hibernates), an instance profile attached after the agent started (its credential
+refresher sleeps) — so this module also launches those instances, attaches the profile,
+reboots them, and removes them again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ssmlab.steps.instance import AL2023_PARAMETER, LIVE_STATES, run_instance
 
 LATE_PROFILE_ROLE = "late-profile"
 """The Name-tag role of the extra instance launched without a profile (`<lab>-late-profile`)."""
+EARLY_ROLE = "before-endpoints"
+"""The Name-tag role of the extra instance launched before the lab's endpoints (`<lab>-before-endpoints`)."""
 
 
 def _group(lab: Lab, role: str) -> dict:
@@ -76,8 +79,24 @@ def launch_without_profile(lab: Lab) -> str:
 
     Idempotent: an existing one (found by its Name tag) is returned.
     """
+    return _launch_extra(lab, LATE_PROFILE_ROLE, "08's instance without a profile", profile=False)
+
+
+def launch_before_endpoints(lab: Lab) -> str:
+    """What an all-at-once apply can do: the instance boots while its endpoints are not there yet. The lab's
+    ssm and ssmmessages endpoints are deleted (the endpoints step makes them again), then a second instance
+    like the lab's is launched, with the profile. Idempotent: an existing one is returned."""
+    existing = extra_instance(lab, EARLY_ROLE)
+    if existing:
+        return existing
+    for service in endpoint_step.SESSION_MANAGER_SERVICES:
+        delete_endpoint(lab, service)
+    return _launch_extra(lab, EARLY_ROLE, "08's instance launched before its endpoints", profile=True)
+
+
+def _launch_extra(lab: Lab, role: str, why: str, *, profile: bool) -> str:
     ec2 = lab.client("ec2")
-    existing = late_profile_instance(lab)
+    existing = extra_instance(lab, role)
     if existing:
         return existing
     group = _group(lab, "instance")
@@ -87,22 +106,32 @@ def launch_without_profile(lab: Lab) -> str:
         raise LabError(f"lab {lab.name} has no subnet: build the network step first")
     with explained(f"reading the public parameter {AL2023_PARAMETER}"):
         image = lab.client("ssm").get_parameter(Name=AL2023_PARAMETER)["Parameter"]["Value"]
-    with explained("launching an instance without an instance profile"):
-        instance_id = run_instance(lab, "08's instance without a profile", dict(
-            ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
-            SubnetId=sorted(subnets, key=lambda s: s["AvailabilityZone"])[0]["SubnetId"],
-            SecurityGroupIds=[group["GroupId"]],
-            MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
-            TagSpecifications=lab.tag_specifications("instance", LATE_PROFILE_ROLE),
-        ))["InstanceId"]
+    request = dict(
+        ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        SubnetId=sorted(subnets, key=lambda s: s["AvailabilityZone"])[0]["SubnetId"],
+        SecurityGroupIds=[group["GroupId"]],
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
+        TagSpecifications=lab.tag_specifications("instance", role),
+    )
+    if profile:
+        from ssmlab.steps import iam
+
+        request["IamInstanceProfile"] = {"Name": iam.profile_name(lab)}
+    with explained(f"launching {why}"):
+        instance_id = run_instance(lab, why, request)["InstanceId"]
     wait(lab, "ec2", "instance_running", InstanceIds=[instance_id])
     return instance_id
 
 
 def late_profile_instance(lab: Lab) -> str | None:
-    with explained("looking up the instance launched without a profile"):
+    return extra_instance(lab, LATE_PROFILE_ROLE)
+
+
+def extra_instance(lab: Lab, role: str) -> str | None:
+    """The live extra instance 08 launched with this Name-tag role, if any."""
+    with explained(f"looking up the instance {lab.name}-{role}"):
         reservations = describe_all(lab.client("ec2"), "describe_instances", "Reservations", Filters=[
-            lab.tag_filter, {"Name": "tag:Name", "Values": [f"{lab.name}-{LATE_PROFILE_ROLE}"]},
+            lab.tag_filter, {"Name": "tag:Name", "Values": [f"{lab.name}-{role}"]},
             {"Name": "instance-state-name", "Values": LIVE_STATES},
         ])
     found = [i["InstanceId"] for r in reservations for i in r["Instances"]]

@@ -1,10 +1,12 @@
 """Step 3, interface VPC endpoints: the agent's only way to Systems Manager from a private subnet.
 
-ssm carries registration and health (UpdateInstanceInformation), ssmmessages the session
-channels, ec2messages Run Command for agents older than 3.3.40.0 (AWS Systems Manager User
-Guide, "Improve the security of EC2 instances by using VPC endpoints"; SSM Agent 3.3.40.0
-release notes). Private DNS makes the public name ssm.<region>.amazonaws.com resolve to the
-endpoint's private addresses, so the agent needs no configuration at all.
+ssm carries registration and health (UpdateInstanceInformation), ssmmessages the control
+and session channels (AWS Systems Manager User Guide, "Improve the security of EC2 instances
+by using VPC endpoints"). ec2messages is built only when asked for: agents from 3.3.40.0 on
+switch it off once ssmmessages connects (SSM Agent 3.3.40.0 release notes), and an AWS notice
+quoted in ministryofjustice/modernisation-platform#13918 (a single source) retires the
+endpoint on 2026-09-30. Private DNS makes the public name ssm.<region>.amazonaws.com resolve
+to the endpoint's private addresses, so the agent needs no configuration at all.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from ssmlab.lab import Lab
 from ssmlab.steps.network import Network
 from ssmlab.steps.security_groups import SecurityGroups
 
-SESSION_MANAGER_SERVICES = ("ssm", "ssmmessages", "ec2messages")
+SESSION_MANAGER_SERVICES = ("ssm", "ssmmessages")
+LEGACY_SERVICE = "ec2messages"  # only for agents older than 3.3.40.0 (FACTS.md)
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,9 @@ def short_service(full_name: str) -> str:
     return full_name.rsplit(".", 1)[-1]
 
 
-def services_for(skip_ec2messages: bool = False) -> tuple[str, ...]:
-    """Agents >= 3.3.40.0 switch ec2messages off once ssmmessages connects, so it is optional."""
-    return tuple(s for s in SESSION_MANAGER_SERVICES if not (skip_ec2messages and s == "ec2messages"))
+def services_for(with_ec2messages: bool = False) -> tuple[str, ...]:
+    """ssm and ssmmessages; ec2messages too when asked for, for agents older than 3.3.40.0."""
+    return SESSION_MANAGER_SERVICES + ((LEGACY_SERVICE,) if with_ec2messages else ())
 
 
 def ensure(

@@ -114,3 +114,18 @@ def ensure(lab: Lab) -> InstanceRole:
                     raise
     return InstanceRole(name, role["Arn"], pname, profile["Arn"], tuple(created))
 
+
+def ensure_inline_policy(lab: Lab, role_name: str, policy_name: str, document: dict, purpose: str) -> bool:
+    """Put the role's inline policy `policy_name` unless it already reads `document`; True when it was written.
+    `purpose` says what it grants, for the learner's error line."""
+    iam = lab.client("iam")
+    with explained(f"reading the policy {policy_name} of {role_name}"):
+        found = get_or_none(iam.get_role_policy, RoleName=role_name, PolicyName=policy_name)
+    current = found and found["PolicyDocument"]
+    if isinstance(current, str):  # boto3 decodes it; the emulator or a proxy may hand it back as text
+        current = json.loads(current)
+    if current == document:
+        return False
+    with explained(f"granting {role_name} {purpose}"):
+        iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
+    return True

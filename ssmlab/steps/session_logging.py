@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from typing import Any
+from typing import Any, Callable
 
 from ssmlab import preferences
 from ssmlab.aws import error_code, explained, get_or_none
 from ssmlab.idempotent import create_or_adopt
 from ssmlab.lab import Lab
 from ssmlab.steps import endpoints as endpoint_step
+from ssmlab.steps import iam as iam_step
 from ssmlab.steps.iam import InstanceRole
 from ssmlab.steps.network import Network
 from ssmlab.steps.security_groups import SecurityGroups, ensure_https_rule
@@ -75,7 +76,9 @@ def ensure(
         _ensure_s3_egress(lab, groups)
 
     _ensure_role_permissions(lab, role, log_group, bucket)
-    document_created = _ensure_preferences(lab, preferences.content(log_group, bucket))
+    # The lab's KMS key (session encryption), if any, stays in the preferences this step sets.
+    document_created = ensure_preferences(
+        lab, lambda own: preferences.content(log_group, bucket, own[2]), lab_key_owners(lab))
     if document_created:
         created.append(PREFERENCES_DOCUMENT)
     return SessionLogging(log_group, bucket, logs_endpoint_id, s3_endpoint_id, PREFERENCES_DOCUMENT, tuple(created))
@@ -187,29 +190,29 @@ def inline_policy_name(lab: Lab) -> str:
 
 
 def _ensure_role_permissions(lab: Lab, role: InstanceRole, log_group: str | None, bucket: str | None) -> None:
-    iam = lab.client("iam")
-    wanted = role_policy(lab, log_group, bucket)
-    with explained(f"reading the session-logging policy of {role.role_name}"):
-        found = get_or_none(iam.get_role_policy, RoleName=role.role_name, PolicyName=inline_policy_name(lab))
-    current = found and found["PolicyDocument"]
-    if isinstance(current, str):
-        current = json.loads(current)
-    if current != wanted:
-        with explained(f"granting {role.role_name} the session-logging permissions"):
-            iam.put_role_policy(
-                RoleName=role.role_name, PolicyName=inline_policy_name(lab), PolicyDocument=json.dumps(wanted)
-            )
+    iam_step.ensure_inline_policy(lab, role.role_name, inline_policy_name(lab), role_policy(lab, log_group, bucket),
+                                  "the session-logging permissions")
 
 
-def _ensure_preferences(lab: Lab, content: dict) -> bool:
+def lab_key_owners(lab: Lab) -> dict[str, str]:
+    """{key id and ARN: lab} of the lab's session-encryption key, if it has one (`preferences.set_by`)."""
+    from ssmlab import kmskey
+
+    key = kmskey.lab_key(lab)
+    return kmskey.owners((key,) if key else (), lab.name)
+
+
+def ensure_preferences(lab: Lab, make: Callable[[tuple], dict], keys: dict[str, str] | None = None) -> bool:
     """Create the preferences document, or set it after saving what was there (`preferences.takeover`);
-    True if created."""
+    True if created. `make(own)` is the content, given what the lab's own preferences hold now
+    (`preferences.own_parts`: log group, bucket, KMS key), so one optional step keeps the other's part."""
     from ssmlab import inventory
 
     document = inventory.preferences_document(lab)
+    content = make(preferences.own_parts(document.content if document else None, lab.name, keys))
     if document is None:
         with explained(f"creating the Session Manager preferences {PREFERENCES_DOCUMENT}"):
-            for change in preferences.takeover(lab.name, None, inventory.saved_preferences(lab)):
+            for change in preferences.takeover(lab.name, None, inventory.saved_preferences(lab), keys):
                 apply(lab, change)
             _, created = create_or_adopt(
                 lab, "ssm", f"creating the Session Manager preferences {PREFERENCES_DOCUMENT}",
@@ -225,7 +228,7 @@ def _ensure_preferences(lab: Lab, content: dict) -> bool:
     if document is not None and json.loads(document.content or "{}") == content:
         return False
     with explained(f"setting the Session Manager preferences {PREFERENCES_DOCUMENT}"):
-        for change in preferences.takeover(lab.name, document, inventory.saved_preferences(lab)):
+        for change in preferences.takeover(lab.name, document, inventory.saved_preferences(lab), keys):
             apply(lab, change)
         set_content(lab.client("ssm"), PREFERENCES_DOCUMENT, json.dumps(content))
     return False
