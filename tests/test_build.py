@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from ssmlab.build import STEPS, BuildOptions, build, interface_endpoints, steps_to_run
+from ssmlab.emulator import control
 from ssmlab.lab import TAG_KEY, Lab
 
 pytestmark = pytest.mark.emulator
@@ -106,11 +107,15 @@ def test_cli_build_prints_a_line_per_step_then_the_summary_and_a_rebuild_creates
         "instance_profiles": 1,
     }
 
+    control.clear_calls(Lab("e2e-cli", LOGGING_REGION, "emulator"))
     second = emulator.cli("build", "--lab", "e2e-cli", "--region", LOGGING_REGION, "--session-logging")
     assert second.returncode == 0, second.stderr
     assert "0 resource(s) created (everything was already there)" in second.stdout
     assert second.stdout.count("already there") >= len(STEPS) - 1
     assert tagged(emulator, "e2e-cli", LOGGING_REGION) == before
+    # and nothing was written: every setting was read and found as wanted (the bucket's encryption too)
+    calls = control.calls(Lab("e2e-cli", LOGGING_REGION, "emulator"))["calls"]
+    assert [c["action"] for c in calls if not c["action"].startswith(("Describe", "Get", "List", "Head"))] == []
 
 
 def test_library_rebuild_creates_nothing(emulator, core):

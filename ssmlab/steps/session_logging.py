@@ -136,7 +136,10 @@ def _ensure_bucket(lab: Lab, created: list[str]) -> str:
     with explained(f"securing the bucket {name}"):
         missing = ("ServerSideEncryptionConfigurationNotFoundError", "NoSuchPublicAccessBlockConfiguration")
         encryption = None if not exists else get_or_none(s3.get_bucket_encryption, missing=missing, Bucket=name)
-        if (encryption or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules") != ENCRYPTION["Rules"]:
+        rules = (encryption or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+        # S3 answers each rule with BucketKeyEnabled too (false for SSE-S3): compare the default encryption only
+        if [r.get("ApplyServerSideEncryptionByDefault") for r in rules] != [
+                r["ApplyServerSideEncryptionByDefault"] for r in ENCRYPTION["Rules"]]:
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=ENCRYPTION)
         block = None if not exists else get_or_none(s3.get_public_access_block, missing=missing, Bucket=name)
         if (block or {}).get("PublicAccessBlockConfiguration") != BLOCK_ALL_PUBLIC_ACCESS:
