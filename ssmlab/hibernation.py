@@ -99,18 +99,24 @@ def next_attempt(launched: datetime | None, now: datetime | None) -> str:
     EC2 does not report, would have started it over: sooner)."""
     if launched is None or now is None:
         return f"it pings again {SCHEDULE_TEXT}"
-    elapsed = max(0.0, (_utc(now) - _utc(launched)).total_seconds())
+    elapsed = seconds_between(launched, now)
     wait = next_ping(elapsed) - elapsed
-    return (f"it pings again {SCHEDULE_TEXT}; launched {_ago(elapsed)}, its next attempt is in "
+    return (f"it pings again {SCHEDULE_TEXT}; launched {ago(elapsed)}, its next attempt is in "
             f"{minutes(wait)} (sooner if it was rebooted since)")
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
     """Naive times are UTC (moto's, and a Date header with -0000)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _ago(seconds: float) -> str:
+def seconds_between(earlier: datetime, later: datetime) -> float:
+    """Seconds from `earlier` to `later` (naive or aware), never negative (clocks of two services can differ)."""
+    return max(0.0, (utc(later) - utc(earlier)).total_seconds())
+
+
+def ago(seconds: float) -> str:
+    """'under a minute ago', '38 minutes ago', '3.5 hours ago'."""
     if seconds < 60:
         return "under a minute ago"
     if seconds < 2 * 3600:

@@ -9,7 +9,7 @@ repair (its next report brings it back). Times are the snapshot's (the service's
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from ssmlab import hibernation
 from ssmlab.encryption import Problem
@@ -62,5 +62,4 @@ def _since(last_ping: datetime | None, now: datetime | None) -> str:
     """' (its last report was 7 minutes ago)', when both times are known."""
     if last_ping is None or now is None:
         return ""
-    utc = lambda t: t if t.tzinfo else t.replace(tzinfo=timezone.utc)  # noqa: E731
-    return f" (its last report was {max(0, (utc(now) - utc(last_ping)).total_seconds()) / 60:.0f} minutes ago)"
+    return f" (its last report was {hibernation.ago(hibernation.seconds_between(last_ping, now))})"

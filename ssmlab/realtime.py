@@ -26,11 +26,7 @@ PING_INTERVAL = dt.timedelta(seconds=hibernation.HEALTH_FREQUENCY)
 
 def next_ping(last_ping: dt.datetime | None) -> dt.datetime | None:
     """When a running agent pings next: its last ping + 5 minutes (None when it never pinged)."""
-    if last_ping is None:
-        return None
-    if last_ping.tzinfo is None:
-        last_ping = last_ping.replace(tzinfo=dt.timezone.utc)
-    return last_ping + PING_INTERVAL
+    return None if last_ping is None else hibernation.utc(last_ping) + PING_INTERVAL
 
 
 def _clock_time(moment: dt.datetime) -> str:

@@ -20,6 +20,8 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any
 
+from ssmlab import netpath
+
 MAIN, HIBERNATE = "amazon-ssm-agent.log", "hibernate.log"
 FILES = (MAIN, HIBERNATE)
 DIRECTORY = "/var/log/amazon/ssm"
@@ -61,7 +63,7 @@ def request_error(check: Any, path: Any, instance_id: str, account_id: str, regi
                 f"authorized to perform: ssm:UpdateInstanceInformation on resource: "
                 f"arn:aws:ec2:{region}:{account_id}:instance/{instance_id}\n\tstatus code: 400, request id: {uuid.uuid4()}")
     resolution = getattr(path, "resolution", None)
-    host = getattr(resolution, "hostname", None) or f"ssm.{region}.amazonaws.com"
+    host = getattr(resolution, "hostname", None) or netpath.hostname("ssm", region)
     if code in _DNS or getattr(resolution, "via", None) == "none":
         dial = f"dial tcp: lookup {host}: i/o timeout"
     else:
