@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ssmlab import amis, encryption, netpath, node_status, policy, registration
+from ssmlab import amis, encryption, fixes, netpath, node_status, policy, registration
 from ssmlab.inventory import Instance, LabState, NodeFacts
 from ssmlab.netpath import PathResult
 
@@ -323,16 +323,8 @@ def _nacl_fix(hop, vpc_cidr: str) -> str:
 
 
 def _create_endpoint(state: LabState, instance: Instance, service: str) -> str:
-    subnets = " ".join(sorted({s for s in (instance.subnet_id,) if s}))
-    groups = next((e.group_ids[0] for e in state.endpoints if e.endpoint_type == "Interface" and e.group_ids), "ENDPOINT_SG")
-    return (f"aws ec2 create-vpc-endpoint --vpc-id {instance.vpc_id} --vpc-endpoint-type Interface --service-name "
-            f"{_service_name(state, service)} --subnet-ids {subnets} --security-group-ids {groups} --private-dns-enabled "
-            "(Terraform: aws_vpc_endpoint with vpc_endpoint_type = \"Interface\", private_dns_enabled = true)")
-
-
-def _service_name(state: LabState, service: str) -> str:
-    prefix = "cn.com.amazonaws" if state.region.startswith("cn-") else "com.amazonaws"
-    return f"{prefix}.{state.region}.{service}"
+    return (f"{fixes.create_endpoint_command(state, instance, service)} (Terraform: aws_vpc_endpoint with "
+            "vpc_endpoint_type = \"Interface\", private_dns_enabled = true)")
 
 
 def _logging(state: LabState, instance: Instance, preferences: dict | None) -> list[Finding]:
@@ -395,7 +387,7 @@ def _s3(state: LabState, instance: Instance) -> list[Finding]:
 
 def _s3_gateway(state: LabState, instance: Instance) -> str:
     table = state.route_table_for(instance.subnet_id) if instance.subnet_id else None
-    return (f"aws ec2 create-vpc-endpoint --vpc-endpoint-type Gateway --service-name {_service_name(state, 's3')} "
+    return (f"aws ec2 create-vpc-endpoint --vpc-endpoint-type Gateway --service-name {netpath.service_name('s3', state.region)} "
             f"--vpc-id {instance.vpc_id} --route-table-ids {table.route_table_id if table else 'ROUTE_TABLE_ID'}")
 
 

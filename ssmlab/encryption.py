@@ -24,7 +24,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from ssmlab import kmskey, netpath, policy
+from ssmlab import fixes, kmskey, netpath, policy
 from ssmlab.inventory import Instance, LabState
 
 AGENT_ACTIONS = ("kms:Decrypt",)  # what the agent calls (kmsservice.go); GenerateDataKey is the client's call
@@ -112,8 +112,7 @@ def session_problem(state: LabState, instance_id: str, ref: str, key_state: str 
         return f"{prefix} RequestError: send request failed: {netpath.hostname('kms', state.region)}:443: {hop.detail}"
     role, arn, missing = _role_check(state, instance, ref)
     if role is not None and missing:
-        parts = role.arn.split(":")
-        caller = f"arn:{parts[1]}:sts::{parts[4]}:assumed-role/{role.name}/{instance_id}" if len(parts) > 4 else role.arn
+        caller = policy.assumed_role_arn(role.arn, instance_id)
         return (f"{prefix} AccessDeniedException: User: {caller} is not authorized to perform: kms:Decrypt on "
                 f"resource: {arn or ref} because no identity-based policy allows the kms:Decrypt action")
     return None
@@ -153,12 +152,7 @@ def _permission_fix(state: LabState, role_name: str, key: str) -> str:
 
 def _endpoint_fix(state: LabState, instance: Instance, hop) -> str:
     if hop.code == "ENDPOINT_MISSING":
-        group = next((e.group_ids[0] for e in state.endpoints if e.endpoint_type == "Interface" and e.group_ids),
-                     "ENDPOINT_SG")
-        prefix = "cn.com.amazonaws" if state.region.startswith("cn-") else "com.amazonaws"
-        return (f"aws ec2 create-vpc-endpoint --vpc-id {instance.vpc_id} --vpc-endpoint-type Interface --service-name "
-                f"{prefix}.{state.region}.kms --subnet-ids {instance.subnet_id} --security-group-ids {group} "
-                "--private-dns-enabled (ssmlab build --session-encryption creates it)")
+        return f"{fixes.create_endpoint_command(state, instance, 'kms')} (ssmlab build --session-encryption creates it)"
     if hop.code == "ENDPOINT_PRIVATE_DNS_DISABLED":
         return f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {hop.resource} --private-dns-enabled"
     return f"the kms path stops at its {hop.name} hop ({hop.code}): fix it as the doctor's {hop.code} fix says for ssm"

@@ -104,6 +104,12 @@ class _Interface:
         return f"an address in {self.subnet_id} ({self.network})"
 
 
+def service_name(service: str, region: str) -> str:
+    """An endpoint's service name: com.amazonaws.<region>.<service> (cn.com.amazonaws... in the China regions)."""
+    prefix = "cn.com.amazonaws" if region.startswith("cn-") else "com.amazonaws"
+    return f"{prefix}.{region}.{service}"
+
+
 def hostname(service: str, region: str) -> str:
     """The regional service name the agent calls (AWS General Reference, "Service endpoints")."""
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"

@@ -224,16 +224,12 @@ def lab_cost_so_far(lab: Lab, book: Any, pictures_dir: str, name: str = "09_lab"
 
 
 def _show_image(path: Any) -> None:
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image, display
-    except ImportError:  # pragma: no cover
-        print(f"picture: {path}")
-        return
-    if get_ipython() is None:
-        print(f"picture: {path}")
-        return
-    display(Image(filename=str(path)))
+    def image() -> Any:
+        from IPython.display import Image
+
+        return Image(filename=str(path))
+
+    _show(image, f"picture: {path}")
 
 
 def start_session_command(lab: Lab, instance_id: str) -> str:
@@ -370,13 +366,18 @@ def recorded(notebook: Any) -> dict[str, Any]:
 
 
 def _show_html(markup: str, text: str) -> None:
+    _show(lambda: {"text/html": markup, "text/plain": text}, text, raw=True)
+
+
+def _show(shown: Any, text: str, *, raw: bool = False) -> None:
+    """Display what `shown()` makes in a notebook; print `text` anywhere else (a script, the CLI)."""
     try:
         from IPython import get_ipython
         from IPython.display import display
-    except ImportError:  # pragma: no cover
+    except ImportError:  # pragma: no cover - IPython ships with the kit
         print(text)
         return
     if get_ipython() is None:
         print(text)
         return
-    display({"text/html": markup, "text/plain": text}, raw=True)
+    display(shown(), raw=raw)

@@ -133,6 +133,15 @@ def role_policies(role: Role) -> tuple[Policy, ...]:
     return tuple(role.managed_policies) + tuple(role.inline_policies)
 
 
+def assumed_role_arn(role_arn: str, session_name: str) -> str:
+    """The ARN a role's session acts as (an instance profile's session is named after the instance):
+    arn:aws:sts::<account>:assumed-role/<role name>/<session>, what AWS's AccessDenied messages name."""
+    parts = role_arn.split(":")
+    if len(parts) < 6 or not parts[4]:
+        return role_arn
+    return f"arn:{parts[1]}:sts::{parts[4]}:assumed-role/{parts[5].rsplit('/', 1)[-1]}/{session_name}"
+
+
 def trusts_service(trust_policy: dict | None, service: str = "ec2.amazonaws.com") -> bool:
     """Whether the role's trust policy lets `service` call sts:AssumeRole.
 

@@ -10,7 +10,7 @@ from moto.iam.aws_managed_policies import aws_managed_policies_data
 from ssmlab.inventory import Policy, Role
 from ssmlab.policy import (
     AGENT_REGISTRATION_ACTIONS, CONTROL_CHANNEL_ACTIONS, DATA_CHANNEL_ACTIONS, EC2MESSAGES_ACTIONS,
-    SESSION_MANAGER_ACTIONS, evaluate, missing_actions, role_policies, trusts_service,
+    SESSION_MANAGER_ACTIONS, assumed_role_arn, evaluate, missing_actions, role_policies, trusts_service,
 )
 
 # The real AWS managed policy, as moto ships it (not pasted here, so it stays AWS's text).
@@ -196,3 +196,9 @@ def assume(principal, effect="Allow", action="sts:AssumeRole"):
 )
 def test_trusts_service(policy, service, trusted):
     assert trusts_service(policy, service) is trusted
+
+
+def test_an_instance_profiles_session_is_named_after_the_instance():
+    assert assumed_role_arn("arn:aws:iam::123456789012:role/ssmlab/lab-role", "i-1") == \
+        "arn:aws:sts::123456789012:assumed-role/lab-role/i-1"
+    assert assumed_role_arn("arn:aws-cn:iam::123456789012:role/r", "i-2") == "arn:aws-cn:sts::123456789012:assumed-role/r/i-2"

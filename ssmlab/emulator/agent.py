@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from ssmlab import hibernation
+from ssmlab import hibernation, netpath
 from ssmlab.emulator import agentlog
 from ssmlab.emulator.agentlog import CORE, HEALTH, MGS, REFRESHER, WORKER
 from ssmlab.lab import TAG_KEY
@@ -41,8 +41,8 @@ CHANNEL_RETRY = 60.0  # a started agent without a control channel tries again ev
 ONLINE, CONNECTION_LOST = "Online", "ConnectionLost"
 # Failures that refuse a new connection but leave an established, tracked one alone: security
 # groups are stateful (connection tracking), and a name is looked up only to connect.
-TRACKED = ("ENDPOINT_SG_BLOCKS_HTTPS", "INSTANCE_SG_BLOCKS_HTTPS", "ENDPOINT_PRIVATE_DNS_DISABLED",
-           "VPC_DNS_SUPPORT_DISABLED", "VPC_DNS_HOSTNAMES_DISABLED")
+TRACKED = (netpath.ENDPOINT_SG_BLOCKS_HTTPS, netpath.INSTANCE_SG_BLOCKS_HTTPS, netpath.ENDPOINT_PRIVATE_DNS_DISABLED,
+           netpath.VPC_DNS_SUPPORT_DISABLED, netpath.VPC_DNS_HOSTNAMES_DISABLED)
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ class Agent:
         self.next_at = now + first.start
         self.note(now, "hibernate", "sleep", f"the agent hibernates: its next ping is in {first.start / 60:.0f} minutes "
                   f"({hibernation.SCHEDULE_TEXT}); reboot the instance to try again now",
-                  until=self.next_at, label="hibernating: next ping in 5 min")
+                  until=self.next_at, label=f"hibernating: next ping in {first.start / 60:.0f} min")
 
     def _hibernation_ping(self, now: float, assessment: Any) -> None:
         """agent/hibernation/hibernation.go: a back-off period starts with a log line and a ping at once;
@@ -280,10 +280,8 @@ class Agent:
         if self.control_channel is None:
             return False
         check = assessment.control_channel
-        if check.passed:  # still works (or now works on the other service, where _open_channel moves it)
-            return self._channel_service(assessment) == self.control_channel
-        if check.code in TRACKED:
-            return True
+        if _uncut(check):  # kept; when a new one works, on the service it would use (else _open_channel moves it)
+            return not check.passed or self._channel_service(assessment) == self.control_channel
         self.files.main(now, "ERROR", WORKER, MGS, f"failed to reconnect to the control channel with error: {check.detail}")
         self.note(now, "control-channel", "fail", f"the control channel on {self.control_channel} closed: {check.detail}",
                   code=check.code, service=self.control_channel)
@@ -292,10 +290,7 @@ class Agent:
 
     def holds_channel(self, assessment: Any) -> bool:
         """Whether a message can reach the agent now: it holds a control channel nothing has cut since."""
-        if self.control_channel is None or self.phase == "stopped":
-            return False
-        check = assessment.control_channel
-        return check.passed or check.code in TRACKED
+        return self.control_channel is not None and self.phase != "stopped" and _uncut(assessment.control_channel)
 
     def _target(self, assessment: Any) -> dict[str, Any]:
         return dict(service="ssm", address=_address(getattr(assessment.ssm_path, "resolution", None)))
@@ -337,6 +332,12 @@ def _address(resolution: Any) -> str | None:
     if resolution is None:
         return None
     return ", ".join(resolution.addresses) or resolution.endpoint_id or resolution.via
+
+
+def _uncut(check: Any) -> bool:
+    """Whether an established control channel outlives what `check` found: nothing, or only what refuses new
+    connections (TRACKED)."""
+    return check.passed or check.code in TRACKED
 
 
 def _period(step: hibernation.Step, elapsed: float) -> int:

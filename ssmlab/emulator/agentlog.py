@@ -20,7 +20,7 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any
 
-from ssmlab import netpath
+from ssmlab import netpath, policy, registration
 
 MAIN, HIBERNATE = "amazon-ssm-agent.log", "hibernate.log"
 FILES = (MAIN, HIBERNATE)
@@ -30,8 +30,7 @@ MAX_LINES = {MAIN: 2000, HIBERNATE: 200}
 CORE, WORKER = "[amazon-ssm-agent]", "[ssm-agent-worker]"
 REFRESHER, HEALTH, MGS = "[CredentialRefresher]", "[HealthCheck]", "[MessageGatewayService]"
 
-_NO_CREDENTIALS = ("IMDS_DISABLED", "NO_INSTANCE_PROFILE", "ROLE_TRUST_MISSING_EC2")  # registration.py's codes
-_DNS = ("VPC_DNS_SUPPORT_DISABLED",)
+_NO_CREDENTIALS = (registration.IMDS_DISABLED, registration.NO_INSTANCE_PROFILE, registration.ROLE_TRUST_MISSING_EC2)
 
 
 class AgentFiles:
@@ -57,14 +56,14 @@ def request_error(check: Any, path: Any, instance_id: str, account_id: str, regi
     if code in _NO_CREDENTIALS:
         # aws-sdk-go v1, aws/credentials/ec2rolecreds: the provider the agent falls back to on EC2.
         return "EC2RoleRequestError: no EC2 instance role found"
-    if code == "ROLE_MISSING_SSM_PERMISSIONS":
-        role = str(getattr(check, "resource", "") or "").rsplit("/", 1)[-1] or "ROLE"
-        return (f"AccessDeniedException: User: arn:aws:sts::{account_id}:assumed-role/{role}/{instance_id} is not "
+    if code == registration.ROLE_MISSING_SSM_PERMISSIONS:
+        caller = policy.assumed_role_arn(str(getattr(check, "resource", "") or ""), instance_id)
+        return (f"AccessDeniedException: User: {caller} is not "
                 f"authorized to perform: ssm:UpdateInstanceInformation on resource: "
                 f"arn:aws:ec2:{region}:{account_id}:instance/{instance_id}\n\tstatus code: 400, request id: {uuid.uuid4()}")
     resolution = getattr(path, "resolution", None)
     host = getattr(resolution, "hostname", None) or netpath.hostname("ssm", region)
-    if code in _DNS or getattr(resolution, "via", None) == "none":
+    if code == netpath.VPC_DNS_SUPPORT_DISABLED or getattr(resolution, "via", None) == "none":
         dial = f"dial tcp: lookup {host}: i/o timeout"
     else:
         addresses = getattr(resolution, "addresses", ()) or ()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ssmlab import netpath
 from ssmlab.aws import describe_all, explained, only, wait_for_vpc_endpoints
 from ssmlab.idempotent import create_with_token
 from ssmlab.inventory import GONE_ENDPOINT_STATES
@@ -43,8 +44,7 @@ class Endpoints:
 
 def service_name(lab: Lab, service: str) -> str:
     """com.amazonaws.<region>.<service> (cn.com.amazonaws... in the China regions)."""
-    prefix = "cn.com.amazonaws" if lab.partition == "aws-cn" else "com.amazonaws"
-    return f"{prefix}.{lab.region}.{service}"
+    return netpath.service_name(service, lab.region)
 
 
 def short_service(full_name: str) -> str:
