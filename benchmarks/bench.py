@@ -43,10 +43,7 @@ def bench_cli_startup() -> None:
 
 def _state(instances: int):
     """One private VPC like the lab's, with `instances` instances in it (hand-built, no AWS)."""
-    from ssmlab.inventory import (
-        Imds, Instance, InstanceProfile, LabState, NaclEntry, NetworkAcl, NetworkInterface, Policy, Role, Route,
-        RouteTable, SecurityGroup, SgRule, Subnet, Vpc, VpcEndpoint,
-    )
+    from ssmlab.model import Imds, Instance, InstanceProfile, LabState, NaclEntry, NetworkAcl, NetworkInterface, Policy, Role, Route, RouteTable, SecurityGroup, SgRule, Subnet, Vpc, VpcEndpoint
 
     services = ("ssm", "ssmmessages", "ec2messages")
     region = "ap-northeast-1"

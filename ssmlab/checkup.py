@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ssmlab import doctor, encryption, inventory, kmskey, policy, status
+from ssmlab import doctor, encryption, inventory, policy, status
+from ssmlab.inventory import kms as inventory_kms
 from ssmlab.aws import together
 from ssmlab.lab import Lab
 
@@ -29,7 +30,7 @@ def checkup(lab: Lab, instance_id: str | None = None) -> list[doctor.Diagnosis]:
         lambda: inventory.default_host_management_role(lab),
     )
     if not state.lab and encryption.key_ref(preferences):  # an instance's snapshot: read the key they name, too
-        state = replace(state, kms_keys=kmskey.with_named(lab, (), encryption.key_ref(preferences)))
+        state = replace(state, kms_keys=inventory_kms.with_named(lab, (), encryption.key_ref(preferences)))
     simulated = _simulations(lab, state, running)
     twice = () if instance_id else tuple(status.duplicates(state))  # a lab's own checkup
     return [

@@ -291,7 +291,7 @@ class LabCost:
 
 def lab_cost(state: Any, book: PriceBook, now: dt.datetime) -> LabCost:
     """What the lab's interface endpoints (and any public IPv4 address) have cost since they were created."""
-    from ssmlab.inventory import GONE_ENDPOINT_STATES, LIVE_INSTANCE_STATES
+    from ssmlab.model import GONE_ENDPOINT_STATES, LIVE_INSTANCE_STATES
 
     prices = book.region(state.region)
     lines: list[Line] = []

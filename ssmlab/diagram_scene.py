@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ssmlab import netpath
-from ssmlab.inventory import Instance, LabState, VpcEndpoint
+from ssmlab.model import Instance, LabState, VpcEndpoint
 
 AGENT_SERVICES = ("ssm", "ssmmessages", "ec2messages")
 # What travels over each connection the agent opens (FACTS.md: AmazonSSMManagedInstanceCore;

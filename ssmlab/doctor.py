@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ssmlab import amis, encryption, fixes, netpath, node_status, policy, registration
-from ssmlab.inventory import Instance, LabState, NodeFacts
+from ssmlab.model import Instance, LabState, NodeFacts
 from ssmlab.netpath import PathResult
 
 ERROR, WARNING, INFO = "error", "warning", "info"

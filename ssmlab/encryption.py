@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from ssmlab import fixes, kmskey, netpath, policy
-from ssmlab.inventory import Instance, LabState
+from ssmlab.model import Instance, LabState
 
 AGENT_ACTIONS = ("kms:Decrypt",)  # what the agent calls (kmsservice.go); GenerateDataKey is the client's call
 KEY_ID_RE = re.compile(r"(mrk-)?[0-9a-f-]{32,36}")

@@ -6,7 +6,7 @@ Shared by the doctor and the checks beside it (`encryption`), so one command is 
 from __future__ import annotations
 
 from ssmlab import netpath
-from ssmlab.inventory import Instance, LabState
+from ssmlab.model import Instance, LabState
 
 
 def create_endpoint_command(state: LabState, instance: Instance, service: str) -> str:

@@ -17,9 +17,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from ssmlab.errors import BadInput
-
-TAG_KEY = "ssmlab:lab"
-"""Every resource the kit creates carries this tag; teardown deletes only what has it."""
+from ssmlab.model.tags import TAG_KEY, kit_tags  # TAG_KEY: the steps and readers filter by it through Lab
 
 LAB_HEADER = "X-Ssmlab-Lab"
 """On the emulator only: the lab a request comes from, for the emulator's call log."""
@@ -46,11 +44,6 @@ def validate_name(name: str) -> str:
             "starting with a letter (e.g. 'demo' or 'alice-01')"
         )
     return name
-
-
-def kit_tags(lab_name: str, role: str) -> list[dict[str, str]]:
-    """`Lab.tags` for a lab known by its name only (another lab's, in the session preferences' chain)."""
-    return [{"Key": TAG_KEY, "Value": lab_name}, {"Key": "Name", "Value": f"{lab_name}-{role}"}]
 
 
 def known_regions() -> list[str]:

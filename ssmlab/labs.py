@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ssmlab.errors import BadInput
-from ssmlab.inventory import GONE_ENDPOINT_STATES, LAUNCHED_STATES
+from ssmlab.model import GONE_ENDPOINT_STATES, LAUNCHED_STATES
 from ssmlab.lab import TAG_KEY, Lab
 
 

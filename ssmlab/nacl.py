@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from ssmlab.inventory import NaclEntry, NetworkAcl
+from ssmlab.model import NaclEntry, NetworkAcl
 
 DEFAULT_DENY_RULE = 32767  # the `*` rule every NACL ends with
 TCP_PROTOCOLS = ("-1", "6", "tcp", "all")

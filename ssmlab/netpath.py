@@ -24,7 +24,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ssmlab import nacl, sgrules
-from ssmlab.inventory import Instance, LabState, NetworkAcl, VpcEndpoint
+from ssmlab.model import Instance, LabState, NetworkAcl, VpcEndpoint
 
 HTTPS = 443
 # Linux's default net.ipv4.ip_local_port_range is "32768 60999" (kernel docs, ip-sysctl);

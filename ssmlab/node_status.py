@@ -13,7 +13,7 @@ from datetime import datetime
 
 from ssmlab import hibernation
 from ssmlab.encryption import Problem
-from ssmlab.inventory import Instance, LabState, NodeFacts
+from ssmlab.model import Instance, LabState, NodeFacts
 
 
 def check(state: LabState, instance: Instance, node: NodeFacts | None, blocked: bool) -> list[Problem]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ssmlab import kmskey, preferences
-from ssmlab.inventory import LabResources, NetworkInterface, has_lab_tag
-from ssmlab.lab import TAG_KEY
+from ssmlab.model import LabResources, NetworkInterface, has_lab_tag
+from ssmlab.model import TAG_KEY
 from ssmlab.preferences import Outlook
 
 

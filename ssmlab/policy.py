@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
-from ssmlab.inventory import Policy, Role
+from ssmlab.model import Policy, Role
 
 # What the agent calls, from AWS managed policy AmazonSSMManagedInstanceCore (FACTS.md;
 # Systems Manager User Guide, "Configure instance permissions required for Systems Manager").

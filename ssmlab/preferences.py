@@ -30,8 +30,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ssmlab.inventory import Parameter, PreferencesDocument, has_lab_tag
-from ssmlab.lab import TAG_KEY, kit_tags
+from ssmlab.model import Parameter, PreferencesDocument, has_lab_tag
+from ssmlab.model import TAG_KEY, kit_tags
 
 DOCUMENT = "SSM-SessionManagerRunShell"
 SAVED_PATH = "/kit/ssmlab/"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ssmlab import netpath, policy
-from ssmlab.inventory import Instance, LabState, Role
+from ssmlab.model import Instance, LabState, Role
 from ssmlab.netpath import PathResult
 
 IMDS_DISABLED = "IMDS_DISABLED"

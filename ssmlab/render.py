@@ -172,7 +172,7 @@ def hourly_cost_line(book, region: str, *, azs: int, endpoints: int) -> str:
 def endpoints_text(state) -> str:
     """One line per VPC endpoint that exists (gone ones left out: AWS lists deleted endpoints for a while):
     its service, id, state, private DNS and the private IPs of its network interfaces."""
-    from ssmlab.inventory import GONE_ENDPOINT_STATES
+    from ssmlab.model import GONE_ENDPOINT_STATES
 
     addresses = {eni.eni_id: eni.private_ip for eni in state.network_interfaces}
     lines = [f"{e.service:<12} {e.endpoint_id} {e.endpoint_type.lower()}, {e.state}, private DNS "

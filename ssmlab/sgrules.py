@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from ssmlab.inventory import LabState, SecurityGroup, SgRule
+from ssmlab.model import LabState, SecurityGroup, SgRule
 from ssmlab.nacl import network
 
 TCP_PROTOCOLS = ("-1", "tcp", "6", "all")

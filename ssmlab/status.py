@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ssmlab import kmskey, preferences
-from ssmlab.inventory import GONE_ENDPOINT_STATES, LAUNCHED_STATES, LabState, has_lab_tag
+from ssmlab.model import GONE_ENDPOINT_STATES, LAUNCHED_STATES, LabState, has_lab_tag
 
 COMPLETE, PARTIAL, MISSING, DUPLICATE = "complete", "partial", "missing", "duplicate"
 

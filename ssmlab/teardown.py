@@ -23,7 +23,7 @@ from typing import Any, Callable
 from ssmlab import kmskey, obstacles
 from ssmlab.aws import error_code
 from ssmlab.errors import LabError
-from ssmlab.inventory import GONE_ENDPOINT_STATES, LabResources, SgRule, has_lab_tag
+from ssmlab.model import GONE_ENDPOINT_STATES, LabResources, SgRule, has_lab_tag
 from ssmlab.lab import Lab
 
 # The order of the steps, as AWS's dependency rules require it.

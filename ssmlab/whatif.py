@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import replace
 
 from ssmlab import sgrules
-from ssmlab.inventory import LabState
+from ssmlab.model import LabState
 
 
 def endpoint_ingress(state: LabState, *, without_source: bool = False) -> sgrules.SgVerdict:

@@ -9,7 +9,7 @@ import pytest
 
 from ssmlab import amis
 from ssmlab.doctor import CODES, diagnose
-from ssmlab.inventory import Image, NodeFacts
+from ssmlab.model import Image, NodeFacts
 from test_netpath import private_lab
 
 NAMES = {

@@ -16,7 +16,7 @@ import pytest
 
 from ssmlab import diagram, doctor
 from ssmlab.diagram_scene import scene
-from ssmlab.inventory import Imds, LabState, Vpc
+from ssmlab.model import Imds, LabState, Vpc
 from test_netpath import REGION, endpoints, groups, https, instance, private_lab, public_lab, sg
 
 RED = '"#D13212"'

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from ssmlab.doctor import CODES, diagnose
-from ssmlab.inventory import Image, InstanceProfile, NodeFacts, Policy, Role
+from ssmlab.model import Image, InstanceProfile, NodeFacts, Policy, Role
 from test_netpath import (  # the private-lab builder shared with the netpath and registration scenarios
     CORE, CORP_PL, EC2_TRUST, PROFILE_ARN, ROLE_ARN, endpoint, endpoints, groups, https, instance, instance_in_b,
     instance_nacl, private_lab, public_lab, s3_gateway_lab, sg, RETURN_ONLY,

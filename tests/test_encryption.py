@@ -11,7 +11,7 @@ import pytest
 
 from ssmlab import encryption, kmskey, preferences, status
 from ssmlab.doctor import CODES, diagnose
-from ssmlab.inventory import Parameter, Policy, PreferencesDocument, Role
+from ssmlab.model import Parameter, Policy, PreferencesDocument, Role
 from ssmlab.kmskey import KmsKey
 from test_netpath import CORE, EC2_TRUST, ROLE_ARN, endpoint, endpoints, groups, private_lab, sg
 

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from ssmlab import inventory
+from ssmlab.model import Route, SgRule
 from ssmlab.build import build
 from ssmlab.lab import Lab
 
@@ -41,11 +42,11 @@ def test_snapshot_reads_back_every_fact_of_the_lab(built):
     )
     subnet_id = result.results["network"].subnet_ids[0]
     assert state.route_table_for(subnet_id).route_table_id == result.results["network"].route_table_id
-    assert state.route_table_for(subnet_id).routes == (inventory.Route("10.0.0.0/16", "local"),)
+    assert state.route_table_for(subnet_id).routes == (Route("10.0.0.0/16", "local"),)
     assert state.network_acl_for(subnet_id) is not None  # the VPC's default NACL
     endpoint_sg = state.security_group(result.results["security-groups"].endpoint_sg_id)
     assert endpoint_sg.ingress == (
-        inventory.SgRule("tcp", 443, 443, cidr="10.0.0.0/16", description="HTTPS from the lab VPC"),
+        SgRule("tcp", 443, 443, cidr="10.0.0.0/16", description="HTTPS from the lab VPC"),
     )
     assert sorted(e.service for e in state.endpoints) == ["ssm", "ssmmessages"]
     assert all(e.private_dns and e.state == "available" for e in state.endpoints)

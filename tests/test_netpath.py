@@ -15,10 +15,7 @@ import pytest
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 
 from ssmlab import nacl
-from ssmlab.inventory import (
-    Imds, Instance, InstanceProfile, LabState, NaclEntry, NetworkAcl, NetworkInterface, Policy, PrefixList, Role, Route,
-    RouteTable, SecurityGroup, SgRule, Subnet, Vpc, VpcEndpoint,
-)
+from ssmlab.model import Imds, Instance, InstanceProfile, LabState, NaclEntry, NetworkAcl, NetworkInterface, Policy, PrefixList, Role, Route, RouteTable, SecurityGroup, SgRule, Subnet, Vpc, VpcEndpoint
 from ssmlab.netpath import HOP_NAMES, LINUX_EPHEMERAL_PORTS, hostname, path, resolve
 
 REGION = "ap-northeast-1"

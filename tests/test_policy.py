@@ -7,7 +7,7 @@ import json
 import pytest
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 
-from ssmlab.inventory import Policy, Role
+from ssmlab.model import Policy, Role
 from ssmlab.policy import (
     AGENT_REGISTRATION_ACTIONS, CONTROL_CHANNEL_ACTIONS, DATA_CHANNEL_ACTIONS, EC2MESSAGES_ACTIONS,
     SESSION_MANAGER_ACTIONS, assumed_role_arn, evaluate, missing_actions, role_policies, trusts_service,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from ssmlab import preferences
-from ssmlab.inventory import Parameter, PreferencesDocument
+from ssmlab.model import Parameter, PreferencesDocument
 
 ACCOUNT_OWN = json.dumps({"schemaVersion": "1.0", "sessionType": "Standard_Stream",
                           "inputs": {"cloudWatchLogGroupName": "/corp/sessions", "s3BucketName": ""}})

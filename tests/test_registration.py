@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from ssmlab.inventory import InstanceProfile, Policy, Role
+from ssmlab.model import InstanceProfile, Policy, Role
 from ssmlab.registration import agent_needs_ec2messages, assess
 from test_netpath import (  # the private-lab builder shared with the netpath scenarios
     CORE, EC2_TRUST, PROFILE_ARN, ROLE_ARN, endpoints, groups, instance, private_lab, sg,

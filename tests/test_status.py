@@ -3,9 +3,7 @@
 from dataclasses import replace
 
 from ssmlab import preferences
-from ssmlab.inventory import (
-    Imds, Instance, InstanceProfile, LabState, Policy, Role, RouteTable, Route, SecurityGroup, Subnet, Vpc, VpcEndpoint,
-)
+from ssmlab.model import Imds, Instance, InstanceProfile, LabState, Policy, Role, RouteTable, Route, SecurityGroup, Subnet, Vpc, VpcEndpoint
 from ssmlab.render import status_table
 from ssmlab.status import lab_status
 

@@ -9,10 +9,7 @@ import pytest
 
 from ssmlab import labs, obstacles, preferences, teardown
 from ssmlab.errors import BadInput
-from ssmlab.inventory import (
-    Bucket, EicEndpoint, IamProfile, IamRole, Imds, Instance, LabResources, LogGroup, NetworkAcl, Parameter,
-    PreferencesDocument, RouteTable, SecurityGroup, SgRule, Subnet, NetworkInterface, Vpc, VpcEndpoint,
-)
+from ssmlab.model import Bucket, EicEndpoint, IamProfile, IamRole, Imds, Instance, LabResources, LogGroup, NetworkAcl, Parameter, PreferencesDocument, RouteTable, SecurityGroup, SgRule, Subnet, NetworkInterface, Vpc, VpcEndpoint
 
 LAB = "alice"
 OURS = (("Name", "x"), ("ssmlab:lab", LAB))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ssmlab import netpath
 from ssmlab.aws import describe_all, explained, only, wait_for_vpc_endpoints
 from ssmlab.idempotent import create_with_token
-from ssmlab.inventory import GONE_ENDPOINT_STATES
+from ssmlab.model import GONE_ENDPOINT_STATES
 from ssmlab.lab import Lab
 from ssmlab.steps.network import Network
 from ssmlab.steps.security_groups import SecurityGroups

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ssmlab.aws import describe_all, error_code, explain, explained, only, wait
 from ssmlab.errors import LabError
 from ssmlab.idempotent import create_with_token
-from ssmlab.inventory import LAUNCHED_STATES
+from ssmlab.model import LAUNCHED_STATES
 from ssmlab.lab import Lab
 from ssmlab.steps.iam import InstanceRole
 from ssmlab.steps.network import Network

@@ -26,7 +26,8 @@ from ssmlab import kmskey, preferences
 from ssmlab.aws import explained, get_or_none
 from ssmlab.errors import LabError
 from ssmlab.idempotent import create_or_adopt
-from ssmlab.kmskey import KmsKey
+from ssmlab.inventory import kms as inventory_kms
+from ssmlab.model import KmsKey
 from ssmlab.lab import Lab
 from ssmlab.steps import endpoints as endpoint_step
 from ssmlab.steps import iam as iam_step
@@ -91,9 +92,9 @@ def ensure(lab: Lab, network: Network, groups: SecurityGroups, role: InstanceRol
 
 def _ensure_key(lab: Lab, created: list[str]) -> KmsKey:
     alias = kmskey.alias_name(lab.name)
-    key = kmskey.lab_key(lab)
+    key = inventory_kms.lab_key(lab)
     if key is None:  # no alias yet: a key the lab made before its alias (an interrupted build or cleanup) is kept
-        ours = sorted(kmskey.lab_keys(lab), key=lambda k: k.state == kmskey.PENDING_DELETION)
+        ours = sorted(inventory_kms.lab_keys(lab), key=lambda k: k.state == kmskey.PENDING_DELETION)
         key = ours[0] if ours else None
         if key is None:
             raw, new = create_or_adopt(
@@ -102,13 +103,13 @@ def _ensure_key(lab: Lab, created: list[str]) -> KmsKey:
                     Description=f"ssmlab {lab.name}: encrypts Session Manager session data",
                     KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT", Policy=json.dumps(key_policy(lab)),
                     Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in lab.tags("session-key")]),
-                lambda: next(iter(kmskey.lab_keys(lab)), None),
+                lambda: next(iter(inventory_kms.lab_keys(lab)), None),
             )
-            key = raw if isinstance(raw, KmsKey) else kmskey.describe(lab, raw["KeyMetadata"]["KeyId"])
+            key = raw if isinstance(raw, KmsKey) else inventory_kms.describe(lab, raw["KeyMetadata"]["KeyId"])
             if new:
                 created.append(key.key_id)
         with explained(f"naming the key {key.key_id} {alias}"):
-            taken = get_or_none(lab.client("kms").describe_key, missing=kmskey.NOT_FOUND, KeyId=alias)
+            taken = get_or_none(lab.client("kms").describe_key, missing=inventory_kms.NOT_FOUND, KeyId=alias)
             if taken is not None and taken["KeyMetadata"]["KeyId"] != key.key_id:
                 raise LabError(f"the alias {alias} names the key {taken['KeyMetadata']['KeyId']}, which does not carry "
                                f"the tag ssmlab:lab={lab.name}: delete or rename that alias (aws kms delete-alias "

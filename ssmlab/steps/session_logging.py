@@ -200,8 +200,9 @@ def _ensure_role_permissions(lab: Lab, role: InstanceRole, log_group: str | None
 def lab_key_owners(lab: Lab) -> dict[str, str]:
     """{key id and ARN: lab} of the lab's session-encryption key, if it has one (`preferences.set_by`)."""
     from ssmlab import kmskey
+    from ssmlab.inventory import kms as inventory_kms
 
-    key = kmskey.lab_key(lab)
+    key = inventory_kms.lab_key(lab)
     return kmskey.owners((key,) if key else (), lab.name)
 
 
