@@ -11,6 +11,7 @@ from dataclasses import replace
 from ssmlab import doctor, encryption, inventory, policy, status
 from ssmlab.inventory import kms as inventory_kms
 from ssmlab.aws import together
+from ssmlab.findings import advice
 from ssmlab.lab import Lab
 
 
@@ -21,7 +22,7 @@ def checkup(lab: Lab, instance_id: str | None = None) -> list[doctor.Diagnosis]:
     if not ids:
         return [doctor.Diagnosis(None, lab.region, None, (doctor.Finding(
             "INSTANCE_NOT_FOUND", "error", None, f"lab {lab.name} has no instance in {lab.region}",
-            f"build it: ssmlab build --lab {lab.name} --region {lab.region}",
+            advice(f"build it: ssmlab build --lab {lab.name} --region {lab.region}"),
         ),))]
     running = [i for i in ids if (state.instance(i) is not None and state.instance(i).state == "running")]
     nodes, preferences, dhmc_role = together(  # three independent reads at once
@@ -50,8 +51,7 @@ def _simulations(lab: Lab, state, instance_ids: list[str]) -> dict[str, tuple[st
     by_role: dict[str, tuple[str, ...] | None] = {}
     result: dict[str, tuple[str, ...]] = {}
     for instance_id in instance_ids:
-        profile = state.profile(state.instance(instance_id).profile_arn)
-        role = state.role(profile.role_names[0]) if profile and profile.role_names else None
+        role = state.instance_role(state.instance(instance_id))
         if role is None:
             continue
         if role.arn not in by_role:

@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     _region_argument(doctor)
     doctor.add_argument("--target", help="emulator (default) or aws")
     doctor.add_argument("--json", action="store_true", help="machine-readable output (DESIGN.md's shape)")
+    doctor.add_argument("--fix", action="store_true", help="run the fixes' AWS CLI commands, then diagnose again")
+    doctor.add_argument("--yes", action="store_true", help="with --fix on target aws: do not ask first")
     doctor.set_defaults(func=cmd_doctor)
 
     cost = commands.add_parser(
@@ -230,13 +232,41 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         raise BadInput(f"invalid instance id {args.instance_id!r}: expected i- followed by 8 or 17 hex digits")
     # A lab name is needed for the clients' labelling only; any instance in the region can be diagnosed.
     lab = Lab(args.lab or "doctor", args.region or default_region(), args.target or default_target())
+    if args.yes and not args.fix:
+        raise BadInput("invalid option --yes without --fix: it answers --fix's question")
     diagnoses = checkup(lab, args.instance_id)
+    if args.fix:
+        return _doctor_fix(lab, args, diagnoses)
     if args.json:
         payload = [d.to_json() for d in diagnoses]
         print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
     else:
         print("\n\n".join(diagnosis_text(d) for d in diagnoses))
     return 0 if all(d.ok for d in diagnoses) else 1
+
+
+def _doctor_fix(lab, args: argparse.Namespace, diagnoses: list) -> int:
+    from ssmlab import repair
+    from ssmlab.render import applied_text, diagnosis_text, fix_commands_text, repair_text
+
+    if not args.json:
+        print("\n\n".join(diagnosis_text(d) for d in diagnoses))
+
+    def confirm(commands: list) -> bool:
+        if not args.json:
+            print(fix_commands_text(commands))
+        if lab.target != "aws" or args.yes:
+            return True
+        return input(f"Run these {len(commands)} command(s) in {lab.region} on your AWS account? [y/N] ").strip().lower() in ("y", "yes")
+
+    outcome = repair.repair(lab, args.instance_id, confirm=confirm, before=diagnoses,
+                            on_applied=(lambda a: None) if args.json else (lambda a: print(applied_text(a))))
+    if args.json:
+        print(json.dumps({"applied": [a.to_json() for a in outcome.applied], "declined": outcome.declined,
+                          "diagnoses": [d.to_json() for d in outcome.after]}, indent=2))
+    else:
+        print(repair_text(outcome))
+    return 0 if all(d.ok for d in outcome.after) else 1
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:

@@ -5,8 +5,8 @@ decisions here (what exists, which hop a finding breaks) makes them testable wit
 Graphviz and keeps `import ssmlab.diagram` cheap.
 
 A finding breaks the hop its code names (codes: ssmlab.doctor; hops: ssmlab.netpath):
-- network codes (SG, NACL, VPC DNS) break agent → endpoint, for the services the finding
-  names (its message starts with them), else for every endpoint it concerns;
+- network codes (SG, NACL, VPC DNS) break agent → endpoint, for the finding's `services`,
+  else for every endpoint it concerns;
 - ENDPOINT_PRIVATE_DNS_DISABLED / ENDPOINT_NOT_AVAILABLE break agent → that endpoint;
 - ENDPOINT_MISSING (and EC2MESSAGES_ENDPOINT_NEEDED as an error) draws the absent endpoint;
 - credentials (IMDS, profile, trust) break role → instance: the agent has nothing to sign with;
@@ -16,14 +16,13 @@ A finding breaks the hop its code names (codes: ssmlab.doctor; hops: ssmlab.netp
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ssmlab import netpath
+from ssmlab.diagram_breaks import AGENT_SERVICES, Breaks, breaks, interface_endpoints
 from ssmlab.model import Instance, LabState, VpcEndpoint
 
-AGENT_SERVICES = ("ssm", "ssmmessages", "ec2messages")
 # What travels over each connection the agent opens (FACTS.md: AmazonSSMManagedInstanceCore;
 # the control and data channels are WebSockets over HTTPS).
 CALLS = {
@@ -43,11 +42,6 @@ SERVICE_NODES = {  # service -> (node id, kind, label)
     "s3": ("svc_s3", "s3", "Amazon S3"),
     "kms": ("svc_kms", "kms", "AWS KMS"),
 }
-NETWORK_CODES = ("ENDPOINT_SG_BLOCKS_HTTPS", "INSTANCE_SG_BLOCKS_HTTPS", "NACL_BLOCKS_HTTPS",
-                 "VPC_DNS_SUPPORT_DISABLED", "VPC_DNS_HOSTNAMES_DISABLED")
-ENDPOINT_CODES = ("ENDPOINT_PRIVATE_DNS_DISABLED", "ENDPOINT_NOT_AVAILABLE")
-CREDENTIAL_CODES = ("IMDS_DISABLED", "NO_INSTANCE_PROFILE", "ROLE_TRUST_MISSING_EC2")
-INSTANCE_CODES = ("INSTANCE_NOT_FOUND", "INSTANCE_NOT_RUNNING", "AGENT_NOT_PREINSTALLED", "AGENT_PREINSTALL_UNCONFIRMED")
 
 
 @dataclass(frozen=True)
@@ -99,119 +93,7 @@ class Scene:
         return next((e for e in self.edges if (e.source, e.target) == (source, target)), None)
 
 
-# -- findings --------------------------------------------------------------------------------
-
-
-def _field(finding: Any, name: str) -> Any:
-    return finding.get(name) if isinstance(finding, dict) else getattr(finding, name, None)
-
-
-def findings_of(findings: Any) -> list[Any]:
-    """Findings as given: Finding objects or their JSON, a Diagnosis or doctor report, or a list of
-    those (what `checkup.checkup` returns)."""
-    if findings is None:
-        return []
-    if isinstance(findings, dict) and "findings" in findings:
-        return list(findings["findings"])
-    if hasattr(findings, "findings"):
-        return list(findings.findings)
-    flat: list[Any] = []
-    for item in findings:
-        nested = isinstance(item, dict) and "findings" in item or hasattr(item, "findings")
-        flat += findings_of(item) if nested else [item]
-    return flat
-
-
-def _named_services(message: str) -> tuple[str, ...]:
-    """The services a network finding names: the doctor writes "ssm, ssmmessages: why"."""
-    head = (message or "").split(":", 1)[0]
-    names = tuple(n.strip() for n in head.split(","))
-    return names if names and all(re.fullmatch(r"[a-z0-9.-]+", n) for n in names) and ":" in (message or "") else ()
-
-
-def _services_in_actions(message: str) -> tuple[str, ...]:
-    found = tuple(s for s in AGENT_SERVICES if f"{s}:" in (message or ""))
-    return found or ("ssm",)
-
-
-@dataclass
-class Breaks:
-    """Which drawn element each finding breaks (codes per element)."""
-
-    agent: dict[str, list[str]] = field(default_factory=dict)  # service -> codes on agent -> endpoint
-    service: dict[str, list[str]] = field(default_factory=dict)  # service -> codes on endpoint -> service
-    missing: dict[str, list[str]] = field(default_factory=dict)  # service -> codes of an absent endpoint
-    credentials: list[str] = field(default_factory=list)
-    instance: list[str] = field(default_factory=list)
-    vpc: list[str] = field(default_factory=list)
-    endpoint_nodes: dict[str, list[str]] = field(default_factory=dict)  # endpoint id -> codes
-    groups: dict[str, list[str]] = field(default_factory=dict)  # security group or NACL id -> codes
-    caption: list[str] = field(default_factory=list)
-
-
-def breaks(state: LabState, findings: Any, instance: Instance | None) -> Breaks:
-    """Map each finding to the hop (or node) it breaks; what maps to nothing goes in the caption."""
-    out = Breaks()
-
-    def add(table: dict[str, list[str]], key: str, code: str) -> None:
-        if code not in table.setdefault(key, []):
-            table[key].append(code)
-
-    vpc_id = instance.vpc_id if instance else None
-    for finding in findings_of(findings):
-        code, resource, severity = _field(finding, "code"), _field(finding, "resource"), _field(finding, "severity")
-        message = _field(finding, "message") or ""
-        drawn = True
-        if code in NETWORK_CODES:
-            named = _named_services(message)
-            concerned = [e.service for e in _interface_endpoints(state, vpc_id)
-                         if code != "ENDPOINT_SG_BLOCKS_HTTPS" or resource in e.group_ids]
-            for service in named or concerned or AGENT_SERVICES:
-                add(out.agent, service, code)
-            if code.startswith("VPC_DNS"):
-                out.vpc.append(code)
-            elif resource:
-                add(out.groups, resource, code)
-        elif code in ENDPOINT_CODES:
-            endpoint = next((e for e in state.endpoints if e.endpoint_id == resource), None)
-            if endpoint is None:
-                drawn = False
-            else:
-                add(out.agent, endpoint.service, code)
-                add(out.endpoint_nodes, endpoint.endpoint_id, code)
-        elif code == "ENDPOINT_MISSING":
-            for service in (_named_services(message) or (resource,)):
-                if service:
-                    add(out.missing, service, code)
-        elif code == "EC2MESSAGES_ENDPOINT_NEEDED":
-            if severity == "error":
-                add(out.missing, "ec2messages", code)
-            else:
-                drawn = False
-        elif code in CREDENTIAL_CODES:
-            if severity == "info":  # DHMC covers the missing profile
-                drawn = False
-            else:
-                out.credentials.append(code)
-        elif code == "ROLE_MISSING_SSM_PERMISSIONS":
-            for service in _services_in_actions(message):
-                add(out.service, service, code)
-        elif code in INSTANCE_CODES:
-            out.instance.append(code)
-        else:
-            drawn = False
-        if not drawn and severity != "info":  # info findings are advice, not a broken hop
-            out.caption.append(f"{code} ({severity})" if severity else str(code))
-    return out
-
-
 # -- the scene ------------------------------------------------------------------------------------
-
-
-def _interface_endpoints(state: LabState, vpc_id: str | None) -> list[VpcEndpoint]:
-    return [e for e in state.endpoints
-            if e.endpoint_type.lower() == "interface" and (vpc_id is None or e.vpc_id == vpc_id)
-            and e.state not in ("deleting", "deleted")]
 
 
 def _on_off(flag: bool) -> str:
@@ -292,7 +174,7 @@ def scene(state: LabState, findings: Any = (), *, title: str | None = None, inst
     if role_node is not None:
         cloud.nodes.append(role_node)
 
-    endpoints = _interface_endpoints(state, vpc.vpc_id if vpc else None)
+    endpoints = interface_endpoints(state, vpc.vpc_id if vpc else None)
     gateway_endpoints = [e for e in state.endpoints if e.endpoint_type.lower() == "gateway" and vpc and e.vpc_id == vpc.vpc_id]
     if vpc is not None:
         dns = f"DNS support {_on_off(vpc.dns_support)} · hostnames {_on_off(vpc.dns_hostnames)}"

@@ -42,11 +42,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ssmlab import amis, encryption, fixes, netpath, node_status, policy, registration
+from ssmlab import amis, encryption, fixes, netpath, node_status, policy, registration, transcript
+from ssmlab.findings import ERROR, INFO, WARNING, Finding, Fix, advice, aws
 from ssmlab.model import Instance, LabState, NodeFacts
 from ssmlab.netpath import PathResult
 
-ERROR, WARNING, INFO = "error", "warning", "info"
 CODES = {
     "INSTANCE_NOT_FOUND": ERROR, "INSTANCE_NOT_RUNNING": ERROR, "AGENT_NOT_PREINSTALLED": WARNING,
     "IMDS_DISABLED": ERROR, "NO_INSTANCE_PROFILE": ERROR, "ROLE_TRUST_MISSING_EC2": ERROR,
@@ -58,26 +58,13 @@ CODES = {
     "AGENT_STARTING": WARNING, "DUPLICATE_RESOURCES": WARNING, "AGENT_PREINSTALL_UNCONFIRMED": WARNING,
     **{code: ERROR for code in encryption.CODES},
 }
-CORE_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+CORE_POLICY_ARN = fixes.CORE_POLICY_ARN
 DHMC_MIN_AGENT = (3, 2, 582, 0)  # FACTS.md: Default Host Management Configuration needs agent >= 3.2.582.0
 BLIND_SPOTS = (
     "service control policies and permission boundaries (only the role's own policies are evaluated)",
     "the agent's own state inside the instance (whether it runs, its proxy settings, its logs)",
     "the public addresses of AWS services behind an internet or NAT gateway",
 )
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    severity: str
-    resource: str | None
-    message: str
-    fix: str
-
-    def to_json(self) -> dict:
-        return {"code": self.code, "severity": self.severity, "resource": self.resource,
-                "message": self.message, "fix": self.fix}
 
 
 @dataclass(frozen=True)
@@ -129,13 +116,14 @@ def diagnose(
         return Diagnosis(instance_id, state.region, managed, (_finding(
             "INSTANCE_NOT_FOUND", instance_id,
             f"{instance_id} is not an instance in {state.region} (or you may not describe it)",
-            f"check the id and the region: aws ec2 describe-instances --instance-ids {instance_id} --region {state.region}",
+            advice(f"check the id and the region: aws ec2 describe-instances --instance-ids {instance_id} "
+                   f"--region {state.region}"),
         ),), state=state)
     if instance.state != "running":
         return Diagnosis(instance_id, state.region, managed, (_finding(
             "INSTANCE_NOT_RUNNING", instance_id, f"{instance_id} is {instance.state}: no agent runs on it",
-            f"aws ec2 start-instances --instance-ids {instance_id}" if instance.state in ("stopped", "stopping")
-            else "launch a new instance: a terminated one cannot be started",
+            Fix((aws("ec2", "start-instances", "--instance-ids", instance_id),))
+            if instance.state in ("stopped", "stopping") else advice("launch a new instance: a terminated one cannot be started"),
         ),), state=state)
 
     version = node.agent_version if node else None
@@ -151,13 +139,14 @@ def diagnose(
     paths.update({"kms": netpath.path(state, instance_id, "kms")} if encryption.key_ref(preferences) else {})
     findings += _network(state, instance, paths, version)
     findings += _logging(state, instance, preferences)
-    findings += [_finding(p.code, p.resource, p.message, p.fix) for p in encryption.check(state, instance_id, preferences)]
+    findings += [_finding(p.code, p.resource, p.message, p.fix, services=p.services)
+                 for p in encryption.check(state, instance_id, preferences)]
     findings += _s3(state, instance)
     blocked = any(f.severity == ERROR for f in findings)
     findings += [_finding(p.code, p.resource, p.message, p.fix) for p in node_status.check(state, instance, node, blocked)]
     findings += [_finding("DUPLICATE_RESOURCES", d.ids[0], f"lab {state.lab} has {d.describe()}: that part of the lab "
-                          "exists twice, and every copy bills", f"ssmlab cleanup --lab {state.lab} --region "
-                          f"{state.region} (it removes every copy), then build again") for d in duplicates]
+                          "exists twice, and every copy bills", advice(f"ssmlab cleanup --lab {state.lab} --region "
+                          f"{state.region} (it removes every copy), then build again")) for d in duplicates]
     iam_method = (
         "iam:SimulatePrincipalPolicy" if simulated_missing is not None
         else "the role's policy documents, evaluated by ssmlab.policy (iam:SimulatePrincipalPolicy was not available)"
@@ -168,15 +157,16 @@ def diagnose(
 # -- the rules -------------------------------------------------------------------------------
 
 
-def _finding(code: str, resource: str | None, message: str, fix: str, severity: str | None = None) -> Finding:
-    return Finding(code, severity or CODES[code], resource, message, fix)
+def _finding(code: str, resource: str | None, message: str, fix: Fix, severity: str | None = None,
+             services: tuple[str, ...] = ()) -> Finding:
+    return Finding(code, severity or CODES[code], resource, message, fix, tuple(services))
 
 
 def _agent(state: LabState, instance: Instance, node: NodeFacts | None) -> list[Finding]:
     image = state.image(instance.image_id)
     registered = node is not None and node.ping_status is not None  # an agent evidently runs, whatever the AMI
-    advice = amis.advice(instance.image_id, image.name) if image is not None and not registered else None
-    return [_finding(*advice)] if advice else []
+    found = amis.advice(instance.image_id, image.name) if image is not None and not registered else None
+    return [_finding(code, resource, message, advice(text)) for code, resource, message, text in ([found] if found else [])]
 
 
 def _credentials(state: LabState, instance: Instance, assessment, dhmc_role: str | None, version: str | None) -> list[Finding]:
@@ -185,34 +175,30 @@ def _credentials(state: LabState, instance: Instance, assessment, dhmc_role: str
         return []
     iid = instance.instance_id
     if check.code == registration.IMDS_DISABLED:
-        return [_finding("IMDS_DISABLED", iid, check.detail,
-                         f"aws ec2 modify-instance-metadata-options --instance-id {iid} --http-endpoint enabled "
-                         "--http-tokens required (Terraform: metadata_options { http_endpoint = \"enabled\" })")]
+        return [_finding("IMDS_DISABLED", iid, check.detail, Fix((aws(
+            "ec2", "modify-instance-metadata-options", "--instance-id", iid, "--http-endpoint", "enabled",
+            "--http-tokens", "required"),), terraform='metadata_options { http_endpoint = "enabled" }'))]
     if check.code == registration.NO_INSTANCE_PROFILE:
         if dhmc_role and _dhmc_applies(instance, version):
             return [_finding("NO_INSTANCE_PROFILE", iid,
                              f"{iid} has no instance profile; Default Host Management Configuration gives the agent "
-                             f"the role {dhmc_role} instead", "nothing to do: DHMC covers this instance", INFO)]
-        return [_finding("NO_INSTANCE_PROFILE", check.resource, check.detail,
-                         f"aws ec2 associate-iam-instance-profile --instance-id {iid} --iam-instance-profile "
-                         f"Name={_suitable_profile(state)}, then reboot the instance so the agent picks it up at once "
-                         "(Terraform: iam_instance_profile on aws_instance)")]
+                             f"the role {dhmc_role} instead", advice("nothing to do: DHMC covers this instance"), INFO)]
+        profile = fixes.suitable_profile(state)
+        fix = Fix((aws("ec2", "associate-iam-instance-profile", "--instance-id", iid, "--iam-instance-profile",
+                       f"Name={profile}"), fixes.reboot(iid)),
+                  "{0}, then reboot the instance so the agent picks it up at once: {1}",
+                  terraform="iam_instance_profile on aws_instance") if profile else advice(
+            f"create an instance profile whose role has {CORE_POLICY_ARN} (ssmlab build --until iam makes one), "
+            f"attach it with aws ec2 associate-iam-instance-profile --instance-id {iid}, then reboot the instance",
+            terraform="iam_instance_profile on aws_instance")
+        return [_finding("NO_INSTANCE_PROFILE", check.resource, check.detail, fix)]
     if check.code == registration.ROLE_TRUST_MISSING_EC2:
         role = (check.resource or "").rsplit("/", 1)[-1]
-        return [_finding("ROLE_TRUST_MISSING_EC2", check.resource, check.detail,
-                         f"aws iam update-assume-role-policy --role-name {role} --policy-document "
-                         "'{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":"
-                         "{\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}'")]
+        trust = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},'
+                 '"Action":"sts:AssumeRole"}]}')
+        return [_finding("ROLE_TRUST_MISSING_EC2", check.resource, check.detail, Fix((aws(
+            "iam", "update-assume-role-policy", "--role-name", role, "--policy-document", trust),)))]
     return []
-
-
-def _suitable_profile(state: LabState) -> str:
-    """A profile in the snapshot whose role has the SSM core policy, else a name to create."""
-    for profile in state.instance_profiles:
-        role = state.role(profile.role_names[0]) if profile.role_names else None
-        if role and any(p.arn == CORE_POLICY_ARN for p in role.managed_policies):
-            return profile.name
-    return "A_PROFILE_WHOSE_ROLE_HAS_AmazonSSMManagedInstanceCore"
 
 
 def _dhmc_applies(instance: Instance, version: str | None) -> bool:
@@ -227,8 +213,7 @@ def _dhmc_applies(instance: Instance, version: str | None) -> bool:
 
 def _permissions(state: LabState, instance: Instance, assessment, simulated: tuple[str, ...] | None,
                  version: str | None) -> list[Finding]:
-    profile = state.profile(instance.profile_arn)
-    role = state.role(profile.role_names[0]) if profile and profile.role_names else None
+    role = state.instance_role(instance)
     if role is None:
         return []
     needed = policy.AGENT_REGISTRATION_ACTIONS + policy.CONTROL_CHANNEL_ACTIONS + policy.DATA_CHANNEL_ACTIONS
@@ -240,9 +225,11 @@ def _permissions(state: LabState, instance: Instance, assessment, simulated: tup
         missing = tuple(a for a in needed if a not in _allowed(state, instance, role, a))
     if not missing:
         return []
+    services = tuple(dict.fromkeys(a.split(":", 1)[0] for a in missing))
     return [_finding(
         "ROLE_MISSING_SSM_PERMISSIONS", role.arn, f"the role {role.name} does not allow {', '.join(missing)}",
-        f"aws iam attach-role-policy --role-name {role.name} --policy-arn {CORE_POLICY_ARN}",
+        Fix((aws("iam", "attach-role-policy", "--role-name", role.name, "--policy-arn", CORE_POLICY_ARN),)),
+        services=services,
     )]
 
 
@@ -272,10 +259,14 @@ def _network(state: LabState, instance: Instance, paths: dict[str, PathResult | 
                     "EC2MESSAGES_ENDPOINT_NEEDED", "ec2messages",
                     f"agent {version} is older than 3.3.40.0 and polls ec2messages for its commands, which is "
                     f"unreachable: {path.first_failure.detail}",
-                    f"update the agent (AWS-UpdateSSMAgent, or launch from a current AMI); the update itself is a "
-                    "command this agent fetches from ec2messages, which AWS retires on 2026-09-30, so while it is "
-                    f"still offered first {_create_endpoint(state, instance, 'ec2messages')} "
-                    "(ssmlab build --with-ec2messages), and remove it once the agent is 3.3.40.0 or later",
+                    Fix((fixes.create_endpoint(state, instance, "ec2messages"), aws(
+                        "ssm", "send-command", "--document-name", "AWS-UpdateSSMAgent", "--instance-ids",
+                        instance.instance_id)),
+                        "update the agent (AWS-UpdateSSMAgent, or launch from a current AMI); the update itself is a "
+                        "command this agent fetches from ec2messages, which AWS retires on 2026-09-30, so while it is "
+                        "still offered first {0} (ssmlab build --with-ec2messages), then {1}, and remove the endpoint "
+                        "once the agent is 3.3.40.0 or later", terraform=fixes.ENDPOINT_TERRAFORM),
+                    services=("ec2messages",),
                 ))
             continue
         for hop in path.hops:
@@ -288,107 +279,36 @@ def _network(state: LabState, instance: Instance, paths: dict[str, PathResult | 
 
 
 def _hop_finding(state: LabState, instance: Instance, services: list[str], hop, resource: str | None) -> Finding:
-    vpc = instance.vpc_id
-    iid = instance.instance_id
-    vpc_cidr = next((v.cidr for v in state.vpcs if v.vpc_id == vpc), "VPC_CIDR")
-    fixes = {
-        "VPC_DNS_SUPPORT_DISABLED": f"aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-support '{{\"Value\":true}}' "
-                                    "(Terraform: enable_dns_support = true)",
-        "VPC_DNS_HOSTNAMES_DISABLED": f"aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames '{{\"Value\":true}}' "
-                                      "(Terraform: enable_dns_hostnames = true on aws_vpc)",
-        "ENDPOINT_MISSING": _create_endpoint(state, instance, services[0]),
-        "ENDPOINT_PRIVATE_DNS_DISABLED": f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {hop.resource} --private-dns-enabled "
-                                         "(Terraform: private_dns_enabled = true on aws_vpc_endpoint)",
-        "ENDPOINT_NOT_AVAILABLE": f"wait for it, or look at its state: aws ec2 describe-vpc-endpoints --vpc-endpoint-ids {hop.resource}",
-        "ENDPOINT_SG_BLOCKS_HTTPS": f"aws ec2 authorize-security-group-ingress --group-id {hop.resource} --protocol tcp --port 443 "
-                                    f"--cidr {vpc_cidr} (Terraform: the ingress block needs cidr_blocks = [\"{vpc_cidr}\"] or "
-                                    "security_groups = [the instance SG]; an ingress block without a source allows nothing)",
-        "INSTANCE_SG_BLOCKS_HTTPS": f"aws ec2 authorize-security-group-egress --group-id {hop.resource} --ip-permissions "
-                                    f"IpProtocol=tcp,FromPort=443,ToPort=443,IpRanges='[{{CidrIp={vpc_cidr}}}]' "
-                                    "(Terraform: an egress block for port 443 to the VPC CIDR)",
-        "NACL_BLOCKS_HTTPS": _nacl_fix(hop, vpc_cidr),
-    }
     message = f"{', '.join(services)}: {hop.detail}"
-    return _finding(hop.code, resource, message, fixes.get(hop.code, f"see the {hop.name} hop of {iid}'s path"))
-
-
-def _nacl_fix(hop, vpc_cidr: str) -> str:
-    if hop.name in ("nacl-return", "endpoint-nacl-return"):
-        direction, ports = ("--ingress" if hop.name == "nacl-return" else "--egress"), "From=1024,To=65535"
-    else:
-        direction, ports = ("--egress" if hop.name == "nacl-out" else "--ingress"), "From=443,To=443"
-    return (f"aws ec2 create-network-acl-entry --network-acl-id {hop.resource} {direction} --rule-number 100 "
-            f"--protocol tcp --port-range {ports} --cidr-block {vpc_cidr} --rule-action allow "
-            "(network ACLs are stateless: the reply needs its own rule)")
-
-
-def _create_endpoint(state: LabState, instance: Instance, service: str) -> str:
-    return (f"{fixes.create_endpoint_command(state, instance, service)} (Terraform: aws_vpc_endpoint with "
-            "vpc_endpoint_type = \"Interface\", private_dns_enabled = true)")
+    return _finding(hop.code, resource, message, fixes.for_hop(state, instance, hop, services[0]), services=services)
 
 
 def _logging(state: LabState, instance: Instance, preferences: dict | None) -> list[Finding]:
-    if not preferences:
-        return []
-    profile = state.profile(instance.profile_arn)
-    role = state.role(profile.role_names[0]) if profile and profile.role_names else None
     findings = []
-    for service, key, label, actions in (
-        ("logs", "cloudWatchLogGroupName", "CloudWatch Logs", ("logs:CreateLogStream", "logs:PutLogEvents")),
-        ("s3", "s3BucketName", "S3", ("s3:PutObject",)),
-    ):
-        target = preferences.get(key)
-        if not target:
-            continue
-        path = netpath.path(state, instance.instance_id, service)
-        if not path.reachable:
-            hop = path.first_failure
-            fix = (_create_endpoint(state, instance, "logs") if service == "logs" else
-                   f"{_s3_gateway(state, instance)}, and allow egress 443 to the S3 prefix list in the instance "
-                   "security group")
-            findings.append(_finding(
-                "SESSION_LOGGING_UNREACHABLE", target,
-                f"session logging to {label} ({target}) is configured, but the agent cannot reach {service}: "
-                f"{hop.detail if hop else 'no path'} — sessions will fail to start", fix,
-            ))
-        elif role is not None:
-            missing = policy.missing_actions(policy.role_policies(role), actions, "*")
-            broad = [a for a in missing if not _allowed_anywhere(role, a)]
-            if broad:
-                findings.append(_finding(
-                    "SESSION_LOGGING_UNREACHABLE", target,
-                    f"session logging to {label} ({target}) is configured, but the role {role.name} may not "
-                    f"{', '.join(broad)}", f"grant {', '.join(broad)} on {target} to {role.name}",
-                ))
+    for problem in transcript.problems(state, instance.instance_id, preferences):
+        if problem.hop is not None:
+            fix = fixes.for_hop(state, instance, problem.hop, problem.service)
+            message = (f"session logging to {problem.label} ({problem.target}) is configured, but the agent cannot "
+                       f"reach {problem.service}: {problem.hop.detail} — sessions will fail to start")
+        else:
+            fix = Fix((fixes.put_role_policy(problem.role, f"{state.lab or 'ssmlab'}-session-logging",
+                                             list(problem.missing), list(problem.resources)),))
+            message = (f"session logging to {problem.label} ({problem.target}) is configured, but the role "
+                       f"{problem.role} may not {', '.join(problem.missing)}")
+        findings.append(_finding("SESSION_LOGGING_UNREACHABLE", problem.target, message, fix, services=(problem.service,)))
     return findings
-
-
-def _allowed_anywhere(role, action: str) -> bool:
-    """Allowed on some resource (a policy may rightly narrow it to the log group or bucket)."""
-    for document in policy.role_policies(role):
-        for statement in policy.statements(document.document):
-            actions = statement.get("Action", [])
-            actions = [actions] if isinstance(actions, str) else actions
-            if statement.get("Effect") == "Allow" and any(policy.matches(a, action, ignore_case=True) for a in actions):
-                return True
-    return False
 
 
 def _s3(state: LabState, instance: Instance) -> list[Finding]:
     path = netpath.path(state, instance.instance_id, "s3")
     if path.reachable:
         return []
+    hop = path.first_failure
     return [_finding(
         "S3_GATEWAY_MISSING", instance.vpc_id,
         "the instance cannot reach S3: Amazon Linux 2023 package repositories and agent updates are served from S3",
-        f"{_s3_gateway(state, instance)} (free), and allow egress 443 to the S3 prefix list",
+        fixes.for_hop(state, instance, hop, "s3") if hop else advice("add an S3 gateway endpoint"), services=("s3",),
     )]
-
-
-def _s3_gateway(state: LabState, instance: Instance) -> str:
-    table = state.route_table_for(instance.subnet_id) if instance.subnet_id else None
-    return (f"aws ec2 create-vpc-endpoint --vpc-endpoint-type Gateway --service-name {netpath.service_name('s3', state.region)} "
-            f"--vpc-id {instance.vpc_id} --route-table-ids {table.route_table_id if table else 'ROUTE_TABLE_ID'}")
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -20,11 +20,11 @@ policies grant the key's use, as the default key policy does (KMS Developer Guid
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from ssmlab import fixes, kmskey, netpath, policy
+from ssmlab.findings import Fix, aws
 from ssmlab.model import Instance, LabState
 
 AGENT_ACTIONS = ("kms:Decrypt",)  # what the agent calls (kmsservice.go); GenerateDataKey is the client's call
@@ -38,7 +38,8 @@ class Problem:
     code: str
     resource: str | None
     message: str
-    fix: str
+    fix: Fix
+    services: tuple[str, ...] = ()
 
 
 def key_ref(preferences: dict | None) -> str | None:
@@ -59,11 +60,6 @@ def key_arn(state: LabState, ref: str, role_arn: str | None) -> str | None:
     return None
 
 
-def _role(state: LabState, instance: Instance):
-    profile = state.profile(instance.profile_arn)
-    return state.role(profile.role_names[0]) if profile and profile.role_names else None
-
-
 def check(state: LabState, instance_id: str, preferences: dict | None) -> list[Problem]:
     """Why a session to this instance would fail on the KMS handshake (nothing when the preferences name no key)."""
     ref = key_ref(preferences)
@@ -73,26 +69,30 @@ def check(state: LabState, instance_id: str, preferences: dict | None) -> list[P
     problems: list[Problem] = []
     key = kmskey.find(state.kms_keys, ref)
     if key is not None and key.state != kmskey.ENABLED:
+        enable = aws("kms", "enable-key", "--key-id", key.key_id)
         problems.append(Problem(
             "KMS_KEY_NOT_USABLE", key.arn, f"the Session Manager preferences name the KMS key {ref}, which is "
             f"{key.state}: every session fails its handshake",
-            f"aws kms cancel-key-deletion --key-id {key.key_id} && aws kms enable-key --key-id {key.key_id}"
-            if key.state == kmskey.PENDING_DELETION else f"aws kms enable-key --key-id {key.key_id}, or name another "
-            "key in the preferences (aws ssm update-document --name SSM-SessionManagerRunShell ...)",
+            Fix((aws("kms", "cancel-key-deletion", "--key-id", key.key_id), enable))
+            if key.state == kmskey.PENDING_DELETION else Fix((enable,), "{0}, or name another key in the preferences "
+                                                             "(aws ssm update-document --name SSM-SessionManagerRunShell ...)"),
+            ("kms",),
         ))
     hop = _blocked_hop(state, instance_id)
     if hop is not None:
         problems.append(Problem(
             "KMS_ENDPOINT_UNREACHABLE", "kms", f"sessions are encrypted with the KMS key {ref}, but the agent cannot "
             f"reach kms to decrypt the session's data key: {hop.detail} — sessions will fail to start",
-            _endpoint_fix(state, instance, hop),
+            _endpoint_fix(state, instance, hop), ("kms",),
         ))
     role, arn, missing = _role_check(state, instance, ref)
     if role is not None and missing:
         problems.append(Problem(
             "ROLE_MISSING_KMS_PERMISSIONS", role.arn, f"the role {role.name} does not allow {', '.join(missing)} "
             f"on the session key {arn or ref}: the agent cannot decrypt the session's data key, so sessions fail",
-            _permission_fix(state, role.name, arn or ref),
+            Fix((fixes.put_role_policy(role.name, f"{state.lab}-session-encryption" if state.lab else "session-encryption",
+                                       ["kms:Decrypt", "kms:GenerateDataKey"], arn or ref),),
+                why='User Guide, "Create a custom IAM role for Session Manager"'), ("kms",),
         ))
     return problems
 
@@ -125,7 +125,7 @@ def _blocked_hop(state: LabState, instance_id: str):
 
 def _role_check(state: LabState, instance: Instance, ref: str):
     """(role, the key's ARN or None, the agent's actions the role does not allow on it)."""
-    role = _role(state, instance)
+    role = state.instance_role(instance)
     if role is None:
         return None, None, ()  # no profile: the doctor's NO_INSTANCE_PROFILE says it, and no session starts anyway
     arn = key_arn(state, ref, role.arn)
@@ -142,17 +142,6 @@ def _allowed_on_some_key(policies, action: str) -> bool:
                for p in policies for s in policy.statements(p.document))
 
 
-def _permission_fix(state: LabState, role_name: str, key: str) -> str:
-    document = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": key}]}
-    name = f"{state.lab}-session-encryption" if state.lab else "session-encryption"
-    return (f"aws iam put-role-policy --role-name {role_name} --policy-name {name} --policy-document "
-            f"'{json.dumps(document, separators=(',', ':'))}' (User Guide, \"Create a custom IAM role for Session Manager\")")
-
-
-def _endpoint_fix(state: LabState, instance: Instance, hop) -> str:
-    if hop.code == "ENDPOINT_MISSING":
-        return f"{fixes.create_endpoint_command(state, instance, 'kms')} (ssmlab build --session-encryption creates it)"
-    if hop.code == "ENDPOINT_PRIVATE_DNS_DISABLED":
-        return f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {hop.resource} --private-dns-enabled"
-    return f"the kms path stops at its {hop.name} hop ({hop.code}): fix it as the doctor's {hop.code} fix says for ssm"
+def _endpoint_fix(state: LabState, instance: Instance, hop) -> Fix:
+    fix = fixes.for_hop(state, instance, hop, "kms")
+    return Fix(fix.commands, "{0} (ssmlab build --session-encryption creates it)") if hop.code == "ENDPOINT_MISSING" else fix

@@ -32,10 +32,8 @@ HTTPS = 443
 LINUX_EPHEMERAL_PORTS = (32768, 60999)
 ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
 
-HOP_NAMES = (
-    "instance", "dns", "route", "instance-sg-egress", "nacl-out", "nacl-return",
-    "endpoint-nacl-in", "endpoint-nacl-return", "endpoint-sg-ingress", "endpoint-state",
-)
+HOP_NAMES = ("instance", "dns", "route", "instance-sg-egress", "nacl-out", "nacl-return", "endpoint-nacl-in",
+             "endpoint-nacl-return", "endpoint-sg-ingress", "endpoint-state")
 VPC_DNS_SUPPORT_DISABLED = "VPC_DNS_SUPPORT_DISABLED"
 VPC_DNS_HOSTNAMES_DISABLED = "VPC_DNS_HOSTNAMES_DISABLED"
 ENDPOINT_MISSING = "ENDPOINT_MISSING"
@@ -59,6 +57,7 @@ class Hop:
     detail: str  # one sentence a learner understands, with the real ids
     resource: str | None = None  # the id concerned (sg-, acl-, vpce-, rtb-, vpc-, i-)
     code: str | None = None  # when failed: the doctor code
+    rule: int | None = None  # a NACL hop that failed: the rule that denied (32767: the final * rule)
 
 
 @dataclass(frozen=True)
@@ -220,8 +219,8 @@ def _nacl_hop(name: str, acl: NetworkAcl | None, subnet_id: str | None, *, egres
     """All `peers` (one address, a subnet, or each CIDR of a prefix list) must pass."""
     verdicts = [nacl.check(acl, egress=egress, peer=peer, ports=ports) for peer in peers]
     verdict = next((v for v in verdicts if not v.passed), verdicts[-1])
-    return Hop(name, verdict.passed, f"{why} {subnet_id}: {verdict.detail}",
-               acl.nacl_id if acl else None, None if verdict.passed else NACL_BLOCKS_HTTPS)
+    return Hop(name, verdict.passed, f"{why} {subnet_id}: {verdict.detail}", acl.nacl_id if acl else None,
+               *((None, None) if verdict.passed else (NACL_BLOCKS_HTTPS, verdict.rule_number)))
 
 
 def _sg_hop(name: str, verdict: sgrules.SgVerdict, code: str) -> Hop:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ssmlab import hibernation
+from ssmlab import fixes, hibernation
+from ssmlab.findings import Fix, advice
 from ssmlab.encryption import Problem
 from ssmlab.model import Instance, LabState, NodeFacts
 
@@ -26,12 +27,12 @@ def check(state: LabState, instance: Instance, node: NodeFacts | None, blocked: 
             "AGENT_STARTING", iid,
             f"{iid} is still booting (its EC2 status checks read initializing): the SSM Agent starts as the "
             "operating system comes up, then registers within seconds; every check the doctor can make passes",
-            f"wait, then ask again: ssmlab doctor {f'--lab {state.lab}' if state.lab else f'--instance-id {iid}'} "
-            f"--region {state.region}",
+            advice(f"wait, then ask again: ssmlab doctor {f'--lab {state.lab}' if state.lab else f'--instance-id {iid}'} "
+                   f"--region {state.region}"),
         )]
     if node.ping_status is None:
         out = [Problem("NOT_MANAGED", iid, f"Systems Manager does not list {iid} as a managed node",
-                       "fix the errors above" if blocked else f"aws ec2 reboot-instances --instance-ids {iid}")]
+                       advice("fix the errors above") if blocked else Fix((fixes.reboot(iid),)))]
         if not blocked:
             out.append(Problem(
                 "REBOOT_RECOMMENDED", iid,
@@ -39,22 +40,22 @@ def check(state: LabState, instance: Instance, node: NodeFacts | None, blocked: 
                 f"it started hibernates, and {hibernation.next_attempt(instance.launch_time, state.taken_at)}; "
                 "if the instance profile came after the start, the agent's credential refresher sleeps for tens of "
                 "minutes first",
-                f"reboot to try now: aws ec2 reboot-instances --instance-ids {iid} "
-                "(or on the instance: sudo systemctl restart amazon-ssm-agent)",
+                Fix((fixes.reboot(iid),), "reboot to try now: {0} (or on the instance: sudo systemctl restart "
+                    "amazon-ssm-agent)"),
             ))
         return out
     if node.ping_status == "ConnectionLost":
         if blocked:
             return [Problem("CONNECTION_LOST", iid, f"{iid} stopped pinging Systems Manager (PingStatus "
-                            "ConnectionLost)", "fix the errors above")]
+                            "ConnectionLost)", advice("fix the errors above"))]
         every = hibernation.HEALTH_FREQUENCY // 60
         return [Problem(
             "CONNECTION_LOST", iid,
             f"{iid} stopped pinging Systems Manager (PingStatus ConnectionLost), yet every check passes now: a running "
             f"agent reports its health every {every} minutes, so its next report should bring it back"
             f"{_since(node.last_ping, state.taken_at)}",
-            f"wait up to {every} minutes and ask again; if it stays ConnectionLost, "
-            f"reboot: aws ec2 reboot-instances --instance-ids {iid}")]
+            Fix((fixes.reboot(iid),), f"wait up to {every} minutes and ask again; if it stays ConnectionLost, "
+                "reboot: {0}"))]
     return []
 
 

@@ -179,3 +179,27 @@ def endpoints_text(state) -> str:
              f"{'on' if e.private_dns else 'OFF'}, interfaces {[addresses.get(n) for n in e.network_interface_ids]}"
              for e in sorted(state.endpoints, key=lambda e: e.service) if e.state not in GONE_ENDPOINT_STATES]
     return "\n".join(lines) or "no endpoint"
+
+
+def fix_commands_text(commands: list) -> str:
+    """What `doctor --fix` is about to run, one shell line each."""
+    import shlex
+
+    return f"\nThe fixes, {len(commands)} AWS CLI command(s):\n" + "\n".join(f"  $ {shlex.join(c)}" for c in commands)
+
+
+def applied_text(applied) -> str:
+    head = f"  {'ok' if applied.ok else 'FAILED'} (exit {applied.exit_code}): {' '.join(applied.command[:3])}"
+    return head + ("".join(f"\n         {line}" for line in applied.output.splitlines()[:5]) if not applied.ok else "")
+
+
+def repair_text(outcome) -> str:
+    """After `doctor --fix`: what ran, then the doctor's report once more."""
+    if outcome.declined:
+        return "Nothing was run."
+    if not outcome.applied:
+        return "\nNo finding has a fix command to run."
+    failed = outcome.failed
+    said = (f"\nA command failed, so the rest did not run: {' '.join(failed.command)}" if failed else
+            f"\n{len(outcome.applied)} command(s) ran. The doctor again:")
+    return said + "\n\n" + "\n\n".join(diagnosis_text(d) for d in outcome.after)

@@ -60,7 +60,7 @@ def test_an_unconfirmed_ami_is_said_to_be_unconfirmed_not_asserted_either_way():
     assert finding.code == "AGENT_PREINSTALL_UNCONFIRMED" and CODES[finding.code] == finding.severity == "warning"
     assert "is unconfirmed" in finding.message and "Amazon Linux 2023 minimal AMI" in finding.message
     assert "does not ship" not in finding.message and "is not one that ships" not in finding.message
-    assert "systemctl status amazon-ssm-agent" in finding.fix and "al2023-ami-kernel-default-x86_64" in finding.fix
+    assert "systemctl status amazon-ssm-agent" in finding.fix.text and "al2023-ami-kernel-default-x86_64" in finding.fix.text
 
 
 def test_an_ami_off_the_list_is_a_warning_and_a_listed_one_is_nothing():

@@ -99,16 +99,16 @@ def test_one_broken_group_is_one_finding_naming_every_service_it_blocks():
     (finding,) = [f for f in diagnosis.findings if f.code == "ENDPOINT_SG_BLOCKS_HTTPS"]
     assert finding.resource == "sg-endpoints"
     assert finding.message.startswith("ssm, ssmmessages:")  # ec2messages matters to old agents only
-    assert "aws ec2 authorize-security-group-ingress --group-id sg-endpoints --protocol tcp --port 443 --cidr 10.0.0.0/16" in finding.fix
-    assert "cidr_blocks" in finding.fix  # the Terraform attribute that was missing
+    assert "aws ec2 authorize-security-group-ingress --group-id sg-endpoints --protocol tcp --port 443 --cidr 10.0.0.0/16" in finding.fix.text
+    assert "cidr_blocks" in finding.fix.text  # the Terraform attribute that was missing
 
 
 def test_missing_endpoints_are_one_finding_per_service_with_the_create_command():
     diagnosis = diagnose(endpoints(private_lab(), drop=("vpce-ssm", "vpce-ssmmessages")), "i-1")
     missing = {f.resource: f for f in diagnosis.findings if f.code == "ENDPOINT_MISSING"}
     assert set(missing) == {"ssm", "ssmmessages"}
-    assert "--service-name com.amazonaws.ap-northeast-1.ssmmessages" in missing["ssmmessages"].fix
-    assert "--private-dns-enabled" in missing["ssm"].fix and "vpc-1" in missing["ssm"].fix
+    assert "--service-name com.amazonaws.ap-northeast-1.ssmmessages" in missing["ssmmessages"].fix.text
+    assert "--private-dns-enabled" in missing["ssm"].fix.text and "vpc-1" in missing["ssm"].fix.text
 
 
 def test_ec2messages_matters_only_for_old_agents():
@@ -118,7 +118,7 @@ def test_ec2messages_matters_only_for_old_agents():
     old = diagnose(state, "i-1", node=NodeFacts("i-1", "Online", "3.2.582.0"))
     assert old.codes("error") == ["EC2MESSAGES_ENDPOINT_NEEDED"]
     (finding,) = [f for f in old.findings if f.code == "EC2MESSAGES_ENDPOINT_NEEDED"]
-    assert finding.fix.startswith("update the agent") and "--with-ec2messages" in finding.fix
+    assert finding.fix.text.startswith("update the agent") and "--with-ec2messages" in finding.fix.text
 
 
 def test_the_missing_permissions_are_listed():
@@ -127,7 +127,7 @@ def test_the_missing_permissions_are_listed():
     (finding,) = diagnose(state, "i-1").findings[:1]
     assert finding.code == "ROLE_MISSING_SSM_PERMISSIONS"
     assert "ssmmessages:CreateControlChannel" in finding.message and "ssm:UpdateInstanceInformation" not in finding.message
-    assert "attach-role-policy --role-name lab-role --policy-arn arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" in finding.fix
+    assert "attach-role-policy --role-name lab-role --policy-arn arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" in finding.fix.text
 
 
 def test_the_simulator_answer_is_used_when_given():
@@ -142,7 +142,7 @@ def test_not_managed_with_every_check_passing_recommends_a_reboot():
     assert diagnosis.managed is False
     assert diagnosis.codes("error") == ["NOT_MANAGED"]
     reboot = next(f for f in diagnosis.findings if f.code == "REBOOT_RECOMMENDED")
-    assert "credential refresher" in reboot.message and "aws ec2 reboot-instances --instance-ids i-1" in reboot.fix
+    assert "credential refresher" in reboot.message and "aws ec2 reboot-instances --instance-ids i-1" in reboot.fix.text
 
 
 def test_the_reboot_advice_says_when_the_hibernating_agent_pings_next():
@@ -155,7 +155,7 @@ def test_the_reboot_advice_says_when_the_hibernating_agent_pings_next():
     reboot = next(f for f in diagnose(launched, "i-1", node=NOT_REGISTERED).findings if f.code == "REBOOT_RECOMMENDED")
     # hibernation pings 35 and 55 minutes after the start: the next is 17 minutes away
     assert "launched 38 minutes ago, its next attempt is in about 17 minutes" in reboot.message
-    assert reboot.fix.startswith("reboot to try now: aws ec2 reboot-instances --instance-ids i-1")
+    assert reboot.fix.text.startswith("reboot to try now: aws ec2 reboot-instances --instance-ids i-1")
 
 
 def test_an_instance_still_booting_is_waited_for_not_rebooted():
@@ -164,8 +164,8 @@ def test_an_instance_still_booting_is_waited_for_not_rebooted():
     assert diagnosis.ok and diagnosis.managed is False
     assert diagnosis.codes("warning") == ["AGENT_STARTING"]
     starting = next(f for f in diagnosis.findings if f.code == "AGENT_STARTING")
-    assert "still booting" in starting.message and starting.fix.startswith("wait")
-    assert "reboot" not in starting.fix
+    assert "still booting" in starting.message and starting.fix.text.startswith("wait")
+    assert "reboot" not in starting.fix.text
     # once booted (status checks ok), the same silence means the agent gave up or sleeps: reboot
     booted = diagnose(private_lab(), "i-1", node=NodeFacts("i-1", None, status_check="ok"))
     assert booted.codes("error") == ["NOT_MANAGED"] and "REBOOT_RECOMMENDED" in booted.codes("warning")
@@ -181,7 +181,7 @@ def test_a_duplicate_part_of_the_lab_is_a_warning_with_the_cleanup_command():
     diagnosis = diagnose(replace(private_lab(), lab="lab"), "i-1", node=ONLINE, duplicates=twice)
     finding = next(f for f in diagnosis.findings if f.code == "DUPLICATE_RESOURCES")
     assert finding.severity == "warning" and "2 x VPC (vpc-1, vpc-2)" in finding.message
-    assert finding.fix.startswith("ssmlab cleanup --lab lab")
+    assert finding.fix.text.startswith("ssmlab cleanup --lab lab")
 
 
 def test_not_managed_with_a_cause_does_not_recommend_a_reboot():
@@ -198,9 +198,9 @@ def test_connection_lost_after_a_repair_says_the_next_report_brings_it_back():
     lost = next(f for f in diagnose(replace(private_lab(), taken_at=now), "i-1", node=node).findings
                 if f.code == "CONNECTION_LOST")
     assert "its next report should bring it back (its last report was 7 minutes ago)" in lost.message
-    assert lost.fix.startswith("wait up to 5 minutes")
+    assert lost.fix.text.startswith("wait up to 5 minutes")
     blocked = diagnose(groups(private_lab(), sg("sg-instance")), "i-1", node=node)
-    assert next(f for f in blocked.findings if f.code == "CONNECTION_LOST").fix == "fix the errors above"
+    assert next(f for f in blocked.findings if f.code == "CONNECTION_LOST").fix.text == "fix the errors above"
 
 
 def test_connection_lost_is_reported():
@@ -219,8 +219,8 @@ def test_no_profile_is_only_info_under_default_host_management():
 def test_no_profile_fix_names_a_profile_that_would_work():
     state = replace(private_lab(), instances=(instance(profile_arn=None),))
     finding = next(f for f in diagnose(state, "i-1").findings if f.code == "NO_INSTANCE_PROFILE")
-    assert "aws ec2 associate-iam-instance-profile --instance-id i-1 --iam-instance-profile Name=lab-profile" in finding.fix
-    assert "reboot" in finding.fix
+    assert "aws ec2 associate-iam-instance-profile --instance-id i-1 --iam-instance-profile Name=lab-profile" in finding.fix.text
+    assert "reboot" in finding.fix.text
 
 
 def test_an_ami_without_the_agent_is_a_warning():
@@ -250,5 +250,6 @@ def test_json_has_the_design_shape():
     assert set(payload) == {"instance_id", "region", "ok", "managed", "findings"}
     assert payload["ok"] is False and payload["managed"] is False
     for finding in payload["findings"]:
-        assert set(finding) == {"code", "severity", "resource", "message", "fix"}
+        assert set(finding) == {"code", "severity", "resource", "message", "fix", "services", "commands", "terraform", "why"}
+        assert all(isinstance(argv, list) and argv[0] == "aws" for argv in finding["commands"])
         assert finding["code"] in CODES and finding["severity"] in ("error", "warning", "info")

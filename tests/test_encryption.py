@@ -52,14 +52,16 @@ def test_no_kms_endpoint_is_its_code_with_the_create_command():
     (problem,) = encryption.check(encrypted_lab(kms_endpoint=False), "i-1", {"kmsKeyId": KEY_ARN})
     assert problem.code == "KMS_ENDPOINT_UNREACHABLE" and problem.resource == "kms"
     assert "no interface endpoint for kms" in problem.message
-    assert problem.fix.startswith("aws ec2 create-vpc-endpoint --vpc-id vpc-1 --vpc-endpoint-type Interface "
+    assert problem.fix.text.startswith("aws ec2 create-vpc-endpoint --vpc-id vpc-1 --vpc-endpoint-type Interface "
                                   "--service-name com.amazonaws.ap-northeast-1.kms --subnet-ids subnet-a")
 
 
 def test_a_blocked_kms_endpoint_names_the_hop():
     blocked = groups(encrypted_lab(), sg("sg-endpoints"))  # no inbound 443: every endpoint, kms too
     (problem,) = encryption.check(blocked, "i-1", {"kmsKeyId": KEY_ARN})
-    assert problem.code == "KMS_ENDPOINT_UNREACHABLE" and "ENDPOINT_SG_BLOCKS_HTTPS" in problem.fix
+    assert problem.code == "KMS_ENDPOINT_UNREACHABLE" and problem.fix.commands == ((
+        "aws", "ec2", "authorize-security-group-ingress", "--group-id", "sg-endpoints", "--protocol", "tcp", "--port", "443",
+        "--cidr", "10.0.0.0/16"),)  # the same command the doctor gives for ssm
 
 
 @pytest.mark.parametrize("inline", [
@@ -74,8 +76,8 @@ def test_a_role_that_may_not_decrypt_with_the_key_is_its_code(inline):
     (problem,) = encryption.check(state, "i-1", {"kmsKeyId": KEY_ARN})
     assert problem.code == "ROLE_MISSING_KMS_PERMISSIONS" and problem.resource == ROLE_ARN
     assert "kms:Decrypt" in problem.message and KEY_ARN in problem.message
-    assert problem.fix.startswith("aws iam put-role-policy --role-name lab-role --policy-name demo-session-encryption")
-    assert json.loads(problem.fix.split("'")[1])["Statement"][0]["Resource"] == KEY_ARN
+    assert problem.fix.text.startswith("aws iam put-role-policy --role-name lab-role --policy-name demo-session-encryption")
+    assert json.loads(problem.fix.text.split("'")[1])["Statement"][0]["Resource"] == KEY_ARN
 
 
 def test_kms_star_on_every_resource_is_enough():
@@ -86,7 +88,7 @@ def test_kms_star_on_every_resource_is_enough():
 @pytest.mark.parametrize("state, fix", [("PendingDeletion", "aws kms cancel-key-deletion"), ("Disabled", "enable-key")])
 def test_a_key_that_is_not_enabled_is_its_code(state, fix):
     (problem,) = encryption.check(encrypted_lab(key=replace(KEY, state=state)), "i-1", {"kmsKeyId": ALIAS})
-    assert problem.code == "KMS_KEY_NOT_USABLE" and state in problem.message and fix in problem.fix
+    assert problem.code == "KMS_KEY_NOT_USABLE" and state in problem.message and fix in problem.fix.text
 
 
 def test_an_alias_the_snapshot_cannot_resolve_counts_any_allow_of_decrypt():

@@ -69,7 +69,7 @@ def test_an_encrypted_lab_from_build_to_cleanup(emulator):
     iam.delete_role_policy(RoleName=role.role_name, PolicyName=encryption.policy_name)
     (diagnosis,) = checkup.checkup(lab)
     (finding,) = [f for f in diagnosis.findings if f.code == "ROLE_MISSING_KMS_PERMISSIONS"]
-    assert not diagnosis.ok and "kms:Decrypt" in finding.message and "aws iam put-role-policy" in finding.fix
+    assert not diagnosis.ok and "kms:Decrypt" in finding.message and "aws iam put-role-policy" in finding.fix.text
     with pytest.raises(LabError, match="Fetching data key failed.*AccessDeniedException.*kms:Decrypt"):
         managed.start_session(lab, instance_id)
 

@@ -11,6 +11,7 @@ from ssmlab.inventory.convert import _doc, _tags
 from ssmlab.inventory.node import _unknown_on_refusal
 from ssmlab.lab import Lab
 from ssmlab.model import (
+    TAG_KEY,
     IamProfile,
     IamRole,
     InstanceProfile,
@@ -24,7 +25,8 @@ from ssmlab.model import (
 _MANAGED_DOCUMENTS: dict[tuple[str, str, str], dict] = {}
 
 def _profile_names(lab: Lab, instances: list[dict], instance_id: str | None) -> list[str]:
-    """The instance profiles a snapshot reads: the instances' (in their order), and the lab's own."""
+    """The instance profiles a snapshot reads: the instances' (in their order), and the lab's own — for one
+    instance, the own profile of the lab it is tagged with, so a fix can name a profile that works."""
     from ssmlab.steps.iam import profile_name
 
     names: list[str] = []
@@ -32,8 +34,11 @@ def _profile_names(lab: Lab, instances: list[dict], instance_id: str | None) -> 
         arn = (instance.get("IamInstanceProfile") or {}).get("Arn")
         if arn and arn.split("/")[-1] not in names:
             names.append(arn.split("/")[-1])
-    if not instance_id and profile_name(lab) not in names:
-        names.append(profile_name(lab))
+    tagged = next((t["Value"] for i in instances if i.get("InstanceId") == instance_id for t in i.get("Tags") or []
+                   if t["Key"] == TAG_KEY), None)
+    own = profile_name(lab) if not instance_id else profile_name(Lab(tagged, lab.region, lab.target)) if tagged else None
+    if own and own not in names:
+        names.append(own)
     return names
 
 
