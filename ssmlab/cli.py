@@ -345,6 +345,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
     from ssmlab import cost, inventory
     from ssmlab.lab import Lab, default_region, default_target
+    from ssmlab.inventory import pricing
     from ssmlab.prices import PriceBook
     from ssmlab.render import cost_text
 
@@ -360,7 +361,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
         plot = paths.output_file(args.plot, "--plot", costplot.FORMATS)
     if args.live:
-        book = PriceBook.live(lab, region=None if plot else region)
+        book = pricing.live(lab, region=None if plot else region)
     else:
         book = PriceBook.offline(unverified=args.unverified)
     result = cost.estimate(book, scenario)

@@ -4,8 +4,8 @@ figure comes from.
 Two sources give the same `PriceBook`:
 - `PriceBook.offline()` reads ssmlab's snapshot (`ssmlab/data/prices.json`, compiled from
   ../shared/prices/), verified figures only unless asked otherwise;
-- `PriceBook.live(session)` asks the AWS Price List Query API (client `pricing` in us-east-1)
-  and parses its items (`parse_price_list`), so the estimate can use today's figures.
+- `inventory.pricing.live(session)` asks the AWS Price List Query API (client `pricing` in
+  us-east-1) and parses its items here (`parse_price_list`), so the estimate can use today's figures.
 
 Interface endpoints bill per endpoint per AZ-hour plus per GB processed (tiered over the
 account's endpoints in a region); a NAT gateway per hour and per GB, plus its public IPv4
@@ -14,14 +14,13 @@ address (../shared/FACTS.md, "Prices").
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ssmlab.errors import BadInput, LabError
+from ssmlab.errors import BadInput
 
 HOURS_PER_MONTH = 730  # AWS's own monthly figure
 PRICING_REGION = "us-east-1"  # the Price List Query API answers in us-east-1 (also eu-central-1, ap-south-1)
@@ -151,31 +150,6 @@ class PriceBook:
             unverified=unverified,
         )
 
-    @classmethod
-    def live(cls, session: Any, *, region: str | None = None, today: dt.date | None = None) -> "PriceBook":
-        """Today's figures from the AWS Price List Query API.
-
-        `session` is a boto3 Session, an ssmlab Lab (its target decides: the emulator's Pricing API
-        or AWS) or a `pricing` client. `region` narrows the queries to one region.
-        """
-        client = _pricing_client(session)
-        items: list[dict] = []
-        from ssmlab.aws import explained
-
-        for service, filters in QUERIES:
-            terms = [{"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in filters]
-            if region:
-                terms.append({"Type": "TERM_MATCH", "Field": "regionCode", "Value": region})
-            with explained(f"asking the AWS Pricing API for {service} prices"):
-                for page in client.get_paginator("get_products").paginate(
-                    ServiceCode=service, Filters=terms, FormatVersion="aws_v1"
-                ):
-                    items.extend(json.loads(entry) if isinstance(entry, str) else entry for entry in page["PriceList"])
-        book = parse_price_list(items, read_on=(today or dt.date.today()).isoformat())
-        if region and region not in book.regions:
-            raise UnknownRegion(f"the AWS Pricing API has no VPC endpoint, NAT gateway or IPv4 price for region {region!r}")
-        return book
-
     # -- reading it ----------------------------------------------------------------------
 
     def region(self, name: str) -> RegionPrices:
@@ -291,13 +265,3 @@ def _item_price(kind: str, item: dict[str, Any]) -> Price | None:
         as_of=published[:10] or None,
         sources=("pricing-api",),
     )
-
-
-def _pricing_client(session: Any) -> Any:
-    if hasattr(session, "get_products"):
-        return session
-    if hasattr(session, "target"):  # a Lab: its clients carry the kit's retries (and, on the emulator, its URL)
-        return session.client("pricing", region=PRICING_REGION)
-    if hasattr(session, "client"):
-        return session.client("pricing", region_name=PRICING_REGION)
-    raise LabError(f"cannot ask the Pricing API with {session!r}: expected a boto3 Session, a Lab or a pricing client")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ssmlab.inventory import pricing
 from ssmlab.lab import Lab
 from ssmlab.prices import KINDS, PriceBook, UnknownRegion, kind_of, parse_price_list
 
@@ -119,7 +120,7 @@ def test_the_newest_publication_wins():
 
 @pytest.mark.emulator
 def test_live_book_from_the_emulator_agrees_with_the_snapshot(emulator):
-    book = PriceBook.live(Lab("prices-live", "eu-west-1", "emulator"))
+    book = pricing.live(Lab("prices-live", "eu-west-1", "emulator"))
     assert book.source == "pricing-api"
     assert set(book.regions) == set(OFFLINE.regions)
     for region, offline in OFFLINE.regions.items():
@@ -131,8 +132,8 @@ def test_live_book_from_the_emulator_agrees_with_the_snapshot(emulator):
 
 @pytest.mark.emulator
 def test_live_book_for_one_region(emulator):
-    book = PriceBook.live(Lab("prices-live", "eu-west-1", "emulator"), region="ap-northeast-1")
+    book = pricing.live(Lab("prices-live", "eu-west-1", "emulator"), region="ap-northeast-1")
     assert list(book.regions) == ["ap-northeast-1"]
     assert book.region("ap-northeast-1")["nat_hour"].rate == 0.062
     with pytest.raises(UnknownRegion, match="'ap-east-1'"):
-        PriceBook.live(Lab("prices-live", "eu-west-1", "emulator"), region="ap-east-1")
+        pricing.live(Lab("prices-live", "eu-west-1", "emulator"), region="ap-east-1")
