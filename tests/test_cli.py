@@ -27,7 +27,8 @@ def test_every_command_is_listed_in_help():
 
 
 def test_usage_errors_are_one_line_with_exit_code_2():
-    for args in ([], ["build"], ["status", "--lab"], ["frobnicate"], ["build", "--lab", "x", "--azs", "two"]):
+    for args in ([], ["build"], ["status", "--lab"], ["frobnicate"], ["build", "--lab", "x", "--azs", "two"],
+                 ["doctor", "--lab", "x", "--yes"]):  # --yes answers --fix's question, so alone it is a mistake
         result = subprocess.run([SSMLAB, *args], capture_output=True, text=True)
         assert result.returncode == 2, args
         assert len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
