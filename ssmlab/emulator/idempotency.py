@@ -283,11 +283,11 @@ def _endpoint_state(request: Any, root: ET.Element, find: _Finder) -> None:
 
 def _connect_endpoint_state(request: Any, root: ET.Element, find: _Finder) -> None:
     """CreateInstanceConnectEndpoint: the State a describe would show now."""
-    from ssmlab.emulator import eice
+    from ssmlab.emulator import eice_models
 
     for element in find.all(root, "instanceConnectEndpoint"):
-        state = eice.current_state(request.account_id, request.region,
-                                   find.text(element, "instanceConnectEndpointId") or "")
+        state = eice_models.current_state(request.account_id, request.region,
+                                          find.text(element, "instanceConnectEndpointId") or "")
         if state is not None:
             find.set(element, "state", state)
 
