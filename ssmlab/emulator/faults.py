@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import random
 import threading
 import urllib.request
@@ -34,11 +33,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
 from ssmlab.emulator.wsgi import FAULT_KEY, REQUEST_KEY, Route, WSGIApp, is_internal, read_json, send, send_json
+from ssmlab import settings
 from ssmlab.errors import BadInput, LabError
 
 KINDS = ("throttle", "unavailable")
 KIND_CHOICES = ("throttle", "unavailable", "both")
-ENV = "SSMLAB_FAULTS"
 ROUTE = "/ssmlab/faults"
 
 log = logging.getLogger("ssmlab.emulator")
@@ -154,13 +153,13 @@ def coerce(value: FaultConfig | dict[str, Any]) -> FaultConfig:
 
 def from_environ() -> FaultConfig | None:
     """$SSMLAB_FAULTS (the JSON of /ssmlab/faults), or None when unset."""
-    text = os.environ.get(ENV, "").strip()
+    text = settings.current().faults
     if not text:
         return None
     try:
         return FaultConfig.from_json(json.loads(text))
     except ValueError as exc:  # json.JSONDecodeError is one
-        raise ValueError(f"invalid ${ENV} {text!r}: {exc}") from None
+        raise ValueError(f"invalid ${settings.FAULTS_VAR} {text!r}: {exc}") from None
 
 
 # -- the answer ------------------------------------------------------------------------------
