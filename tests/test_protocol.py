@@ -25,7 +25,14 @@ from botocore.parsers import create_parser
 
 from ssmlab.emulator import app as app_module
 from ssmlab.emulator.app import NOT_IMPLEMENTED_STATUS, SsmlabApp
-from ssmlab.emulator.protocol import DEFAULT_ACCOUNT_ID, ActionRouter, AwsError, AwsRequest, decode_query, parse_request
+from ssmlab.emulator.protocol import (
+    DEFAULT_ACCOUNT_ID,
+    ActionRouter,
+    AwsError,
+    AwsRequest,
+    decode_query,
+    parse_request,
+)
 from ssmlab.emulator.rendering import error_response, json_response
 from ssmlab.emulator.wsgi import REQUEST_KEY
 

@@ -19,7 +19,17 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .calllog import CallLog
-from .wsgi import LAB_ENVIRON, REQUEST_KEY, Response, Resumed, Route, WSGIApp, close, send, send_json
+from .wsgi import (
+    LAB_ENVIRON,
+    REQUEST_KEY,
+    Response,
+    Resumed,
+    Route,
+    WSGIApp,
+    close,
+    send,
+    send_json,
+)
 
 if TYPE_CHECKING:
     from .protocol import AwsRequest
@@ -244,7 +254,10 @@ def make_app(extensions: Iterable[Extension] = ()) -> SsmlabApp:
     `app.routes[("GET", "/ssmlab/...")] = wsgi_handler` for ssmlab's own routes.
     """
     import moto
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
 
     return SsmlabApp(DomainDispatcherApplication(create_backend_app), moto_version=moto.__version__,
                      extensions=extensions)

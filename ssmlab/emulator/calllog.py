@@ -27,8 +27,17 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from ssmlab.emulator.wsgi import (FAULT_KEY, LAB_ENVIRON, REQUEST_KEY, Resumed, Route, WSGIApp, drain, is_internal,
-                                  send_json)
+from ssmlab.emulator.wsgi import (
+    FAULT_KEY,
+    LAB_ENVIRON,
+    REQUEST_KEY,
+    Resumed,
+    Route,
+    WSGIApp,
+    drain,
+    is_internal,
+    send_json,
+)
 from ssmlab.lab import TAG_KEY
 
 CAPACITY = 100_000

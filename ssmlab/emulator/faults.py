@@ -32,8 +32,17 @@ import urllib.request
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
-from ssmlab.emulator.wsgi import FAULT_KEY, REQUEST_KEY, Route, WSGIApp, is_internal, read_json, send, send_json
 from ssmlab import settings
+from ssmlab.emulator.wsgi import (
+    FAULT_KEY,
+    REQUEST_KEY,
+    Route,
+    WSGIApp,
+    is_internal,
+    read_json,
+    send,
+    send_json,
+)
 from ssmlab.errors import BadInput, LabError
 
 KINDS = ("throttle", "unavailable")
