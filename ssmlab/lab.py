@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
+from ssmlab import settings
 from ssmlab.errors import BadInput
 from ssmlab.model.tags import TAG_KEY, kit_tags  # TAG_KEY: the steps and readers filter by it through Lab
 
@@ -25,7 +26,6 @@ LAB_HEADER = "X-Ssmlab-Lab"
 TARGETS = ("emulator", "aws")
 SERVICES = ("ec2", "iam", "kms", "logs", "pricing", "resourcegroupstaggingapi", "s3", "ssm", "sts")
 """The AWS services the kit's clients call; on target aws none may have an endpoint URL configured."""
-DEFAULT_REGION = "ap-northeast-1"
 LAB_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,23}")
 
 # Dummy credentials for the emulator: moto accepts any, and real AWS rejects these.
@@ -114,11 +114,11 @@ def validate_target(target: str) -> str:
 
 
 def default_region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    return settings.current().region
 
 
 def default_target() -> str:
-    return os.environ.get("SSMLAB_TARGET") or "emulator"
+    return settings.current().target
 
 
 @dataclass(frozen=True)

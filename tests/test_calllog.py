@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from ssmlab.build import build
 from ssmlab.emulator import calllog, control
 from ssmlab.emulator.agent import AGENT_START_DELAY
-from ssmlab.emulator.app import REQUEST_KEY
+from ssmlab.emulator.wsgi import LAB_ENVIRON, REQUEST_KEY
 from ssmlab.lab import TAG_KEY, Lab
 
 pytestmark = pytest.mark.emulator
@@ -178,12 +178,6 @@ def test_the_agents_own_requests_are_not_logged(emulator):
         ("ssm", "DescribeInstanceInformation", 200, None)]
 
 
-def test_the_internal_marker_is_the_agents_header():
-    from ssmlab.emulator.ssm_extension import INTERNAL_HEADER
-
-    assert calllog.INTERNAL_ENVIRON == calllog.environ_key(INTERNAL_HEADER) == "HTTP_X_SSMLAB_INTERNAL"
-
-
 # -- in this process: memory is bounded ------------------------------------------------------
 
 class _Request:
@@ -199,7 +193,7 @@ def test_the_log_keeps_the_newest_entries_and_counts_the_dropped():
         return [b"<ok/>"]
 
     for n in range(5):
-        environ = {REQUEST_KEY: _Request(), calllog.LAB_ENVIRON: f"lab-{n}", "wsgi.input": io.BytesIO()}
+        environ = {REQUEST_KEY: _Request(), LAB_ENVIRON: f"lab-{n}", "wsgi.input": io.BytesIO()}
         assert list(log.record(environ, lambda *a: None, ok)) == [b"<ok/>"]
     state = log.to_json()
     assert (state["count"], state["dropped"], state["capacity"]) == (3, 2, 3)

@@ -24,9 +24,17 @@ from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
 
 from ssmlab.emulator import app as app_module
-from ssmlab.emulator.app import NOT_IMPLEMENTED_STATUS, REQUEST_KEY, SsmlabApp
-from ssmlab.emulator.protocol import (DEFAULT_ACCOUNT_ID, ActionRouter, AwsError, AwsRequest, decode_query,
-                                      error_response, json_response, parse_request)
+from ssmlab.emulator.app import NOT_IMPLEMENTED_STATUS, SsmlabApp
+from ssmlab.emulator.protocol import (
+    DEFAULT_ACCOUNT_ID,
+    ActionRouter,
+    AwsError,
+    AwsRequest,
+    decode_query,
+    parse_request,
+)
+from ssmlab.emulator.rendering import error_response, json_response
+from ssmlab.emulator.wsgi import REQUEST_KEY
 
 REGION = "ap-northeast-1"
 DUMMY_URL = "http://127.0.0.1:9"

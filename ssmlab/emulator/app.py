@@ -12,32 +12,29 @@ caller (`server.serve`) sets them first. `protocol` (botocore) is imported lazil
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 from datetime import datetime, timezone
-from itertools import chain, islice
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from ssmlab.lab import LAB_HEADER
+from .calllog import CallLog
+from .wsgi import (
+    LAB_ENVIRON,
+    REQUEST_KEY,
+    Response,
+    Resumed,
+    Route,
+    WSGIApp,
+    close,
+    send,
+    send_json,
+)
 
 if TYPE_CHECKING:
-    from .protocol import AwsRequest, Response
+    from .protocol import AwsRequest
 
 PREFIX = "/ssmlab/"
-
-
-def environ_key(header: str) -> str:
-    """How WSGI names a request header: X-Ssmlab-Lab -> HTTP_X_SSMLAB_LAB."""
-    return "HTTP_" + header.upper().replace("-", "_")
-
-
-LAB_ENVIRON = environ_key(LAB_HEADER)
-
-# Where handle_aws leaves the parsed AwsRequest (or None) in the environ, so a wrapper
-# around `moto_app` reads it instead of parsing the request a second time.
-REQUEST_KEY = "ssmlab.aws_request"
 
 # Not 500: botocore retries 500, 502, 503, 504 (standard and adaptive modes:
 # retries/standard.py _TRANSIENT_STATUS_CODES; legacy mode: data/_retry.json, which adds
@@ -46,22 +43,9 @@ REQUEST_KEY = "ssmlab.aws_request"
 # so the client fails on the first answer; it is also what S3 itself sends with that code.
 NOT_IMPLEMENTED_STATUS = 501
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Extension = Callable[["SsmlabApp"], None]
 
 log = logging.getLogger("ssmlab.emulator")
-
-
-def _json_response(start_response: Callable[..., Any], status: str, payload: dict[str, Any]) -> list[bytes]:
-    body = json.dumps(payload).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
-
-
-def _send(start_response: Callable[..., Any], response: Response) -> list[bytes]:
-    status, headers, body = response
-    start_response(status, list(headers))
-    return [body]
 
 
 READ_ACTIONS = ("Describe", "Get", "List", "Simulate", "Lookup", "Search", "Head")
@@ -82,7 +66,6 @@ class SsmlabApp:
 
     def __init__(self, moto_app: WSGIApp, *, moto_version: str,
                  extensions: Iterable[Extension] = ()) -> None:
-        from .calllog import CallLog
         from .protocol import ActionRouter
 
         self.moto_app = moto_app
@@ -92,7 +75,7 @@ class SsmlabApp:
         self.aws_app: WSGIApp = self.handle_aws
         self.moto_version = moto_version
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.routes: dict[tuple[str, str], Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]] = {
+        self.routes: dict[tuple[str, str], Route] = {
             ("GET", "/ssmlab/health"): self.health,
             **self.call_log.routes(),
         }
@@ -130,8 +113,8 @@ class SsmlabApp:
                     listener()
         handler = self.routes.get((environ.get("REQUEST_METHOD", "GET"), path))
         if handler is None:
-            return _json_response(start_response, "404 Not Found",
-                                  {"ok": False, "error": f"no ssmlab route {environ.get('REQUEST_METHOD')} {path}"})
+            return send_json(start_response, {"ok": False, "error": f"no ssmlab route {environ.get('REQUEST_METHOD')} {path}"},
+                             "404 Not Found")
         return handler(environ, start_response)
 
     def _changed(self, lab: str | None) -> None:
@@ -156,7 +139,7 @@ class SsmlabApp:
 
     def health(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         """Liveness plus identity: the pid lets a client check it reached *its* emulator."""
-        return _json_response(start_response, "200 OK", {
+        return send_json(start_response, {
             "ok": True,
             "pid": os.getpid(),
             "moto_version": self.moto_version,
@@ -177,7 +160,8 @@ class SsmlabApp:
 
     def handle_aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """An AWS API call: ssmlab's handler if one is registered, else moto."""
-        from .protocol import AwsError, error_response
+        from .protocol import AwsError
+        from .rendering import error_response
 
         request = environ[REQUEST_KEY] if REQUEST_KEY in environ else self.parse(environ)
         handler = self.router.handler_for(request) if request is not None else None
@@ -190,7 +174,7 @@ class SsmlabApp:
         except Exception as exc:
             log.exception("ssmlab handler for %s %s failed", request.service, request.action)
             response = self._internal_failure(request, "ssmlab's handler", exc)
-        return _send(start_response, response)
+        return send(start_response, response)
 
     def call_moto(self, environ: dict[str, Any], start_response: Callable[..., Any],
                   request: AwsRequest | None) -> Iterable[bytes]:
@@ -218,20 +202,21 @@ class SsmlabApp:
         try:
             result = self.moto_app(environ, capture)
             if not started:  # WSGI allows start_response on the first iteration: pull it
-                result = _Resumed(result)
+                result = Resumed(result)
         except NotImplementedError as exc:
-            return _send(start_response, self._not_implemented(request, exc))
+            return send(start_response, self._not_implemented(request, exc))
         except Exception as exc:
             log.exception("moto failed on %s %s", request.service, request.action)
-            return _send(start_response, self._internal_failure(request, "moto", exc))
+            return send(start_response, self._internal_failure(request, "moto", exc))
         if not replaced:
             return result
-        _close(result)
+        close(result)
         log.error("moto answered %s %s with an HTML %s page", request.service, request.action, replaced[0])
-        return _send(start_response, self._internal_failure(request, "moto", None))
+        return send(start_response, self._internal_failure(request, "moto", None))
 
     def _not_implemented(self, request: AwsRequest, exc: BaseException) -> Response:
-        from .protocol import error_response, service_label
+        from .rendering import error_response
+        from .service_models import service_label
 
         action = request.action or _action_from_moto_message(str(exc))
         log.info("not emulated: %s %s (%s)", service_label(request), action, exc)
@@ -243,34 +228,14 @@ class SsmlabApp:
 
     def _internal_failure(self, request: AwsRequest, who: str, exc: BaseException | None) -> Response:
         """A 500 InternalFailure, as AWS answers its own crashes: botocore retries it."""
-        from .protocol import error_response, service_label
+        from .rendering import error_response
+        from .service_models import service_label
 
         what = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
         return error_response(
             request, 500, "InternalFailure",
             f"ssmlab emulator: {who} failed on {service_label(request)} {request.action or request.path}"
             f"{what}; the traceback is in the emulator log (see `ssmlab emulator status`)")
-
-
-class _Resumed:
-    """A WSGI result whose first chunk was pulled early; yields it, then the rest."""
-
-    def __init__(self, result: Iterable[bytes]) -> None:
-        self._result = result
-        self._iterator = iter(result)
-        self._first = list(islice(self._iterator, 1))
-
-    def __iter__(self) -> Iterator[bytes]:
-        return chain(self._first, self._iterator)
-
-    def close(self) -> None:
-        _close(self._result)
-
-
-def _close(result: Iterable[bytes]) -> None:
-    close = getattr(result, "close", None)
-    if close is not None:
-        close()
 
 
 def _action_from_moto_message(message: str) -> str:
@@ -289,7 +254,10 @@ def make_app(extensions: Iterable[Extension] = ()) -> SsmlabApp:
     `app.routes[("GET", "/ssmlab/...")] = wsgi_handler` for ssmlab's own routes.
     """
     import moto
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
 
     return SsmlabApp(DomainDispatcherApplication(create_backend_app), moto_version=moto.__version__,
                      extensions=extensions)

@@ -3,7 +3,7 @@
 Recorded by `SsmlabApp` at its outermost level, so calls answered by ssmlab's handlers,
 by moto, by the fault injector (`faults`) and the NotImplemented answers are all there.
 Two kinds of request are left out: the emulator talking to itself (the simulated agents
-mark their read-backs with `ssm_extension.INTERNAL_HEADER`), and anything that is not a
+mark their read-backs with `wsgi.INTERNAL_HEADER`), and anything that is not a
 SigV4-signed AWS call (`/ssmlab/...`, moto's `/moto-api/`, unsigned requests).
 
 The benchmarks (API calls per build) and the learner's least-privilege IAM policy are
@@ -27,28 +27,23 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from ssmlab.emulator.app import LAB_ENVIRON, REQUEST_KEY, _close, _json_response, _Resumed, environ_key
+from ssmlab.emulator.wsgi import (
+    FAULT_KEY,
+    LAB_ENVIRON,
+    REQUEST_KEY,
+    Resumed,
+    Route,
+    WSGIApp,
+    drain,
+    is_internal,
+    send_json,
+)
 from ssmlab.lab import TAG_KEY
 
 CAPACITY = 100_000
 """Entries kept (about 300 bytes each: ~30 MB at most); older ones are dropped and counted."""
 
-FAULT_KEY = "ssmlab.fault"
-"""Set in the environ by the fault injector to the kind of fault it answered with."""
-
-
-# ssm_extension.INTERNAL_HEADER (checked equal in the tests; not imported, to keep this
-# module free of the agents' imports).
-INTERNAL_ENVIRON = environ_key("X-Ssmlab-Internal")
-
 FILTERS = ("lab", "service", "action", "since", "fault")
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-def is_internal(environ: dict[str, Any]) -> bool:
-    """A request of the emulator's own (the simulated agents reading state back)."""
-    return bool(environ.get(INTERNAL_ENVIRON))
 
 
 class CallLog:
@@ -95,7 +90,7 @@ class CallLog:
         try:
             result = inner(environ, capture)
             if "status" not in seen:  # a lazy app calls start_response on the first iteration
-                result = _Resumed(result)
+                result = Resumed(result)
         except BaseException:
             entry.update(status=500, error="InternalFailure", fault=bool(environ.get(FAULT_KEY)))
             self._append(entry, began)
@@ -103,8 +98,7 @@ class CallLog:
         status = int(str(seen.get("status", "500")).split()[0])
         entry.update(status=status, fault=bool(environ.get(FAULT_KEY)))
         if status >= 400:
-            body = b"".join(result)
-            _close(result)
+            body = drain(result)
             entry["error"] = error_code(seen.get("headers") or [], body)
             result = [body]
         self._append(entry, began)
@@ -151,22 +145,22 @@ class CallLog:
 
     # -- routes ---------------------------------------------------------------------------
 
-    def routes(self) -> dict[tuple[str, str], Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]]:
+    def routes(self) -> dict[tuple[str, str], Route]:
         return {("GET", "/ssmlab/calls"): self._get, ("DELETE", "/ssmlab/calls"): self._delete}
 
     def _get(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         try:
             filters = parse_filters(environ.get("QUERY_STRING", ""))
         except ValueError as exc:
-            return _json_response(start_response, "400 Bad Request", {"ok": False, "error": str(exc)})
-        return _json_response(start_response, "200 OK", self.to_json(**filters))
+            return send_json(start_response, {"ok": False, "error": str(exc)}, "400 Bad Request")
+        return send_json(start_response, self.to_json(**filters))
 
     def _delete(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         try:
             filters = parse_filters(environ.get("QUERY_STRING", ""), allowed=("lab",))
         except ValueError as exc:
-            return _json_response(start_response, "400 Bad Request", {"ok": False, "error": str(exc)})
-        return _json_response(start_response, "200 OK", {"cleared": self.clear(filters.get("lab"))})
+            return send_json(start_response, {"ok": False, "error": str(exc)}, "400 Bad Request")
+        return send_json(start_response, {"cleared": self.clear(filters.get("lab"))})
 
 
 def parse_filters(query: str, allowed: tuple[str, ...] = FILTERS) -> dict[str, Any]:

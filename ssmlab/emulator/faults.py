@@ -26,20 +26,27 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import random
 import threading
 import urllib.request
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
-from ssmlab.emulator.app import REQUEST_KEY, _json_response
-from ssmlab.emulator.calllog import FAULT_KEY, is_internal
+from ssmlab import settings
+from ssmlab.emulator.wsgi import (
+    FAULT_KEY,
+    REQUEST_KEY,
+    Route,
+    WSGIApp,
+    is_internal,
+    read_json,
+    send,
+    send_json,
+)
 from ssmlab.errors import BadInput, LabError
 
 KINDS = ("throttle", "unavailable")
 KIND_CHOICES = ("throttle", "unavailable", "both")
-ENV = "SSMLAB_FAULTS"
 ROUTE = "/ssmlab/faults"
 
 log = logging.getLogger("ssmlab.emulator")
@@ -62,8 +69,6 @@ THROTTLE: dict[str, tuple[int, str, str]] = {
 UNAVAILABLE = (503, "ServiceUnavailable",
                "The request has failed due to a temporary failure of the server.")
 UNAVAILABLE_EC2 = (503, "Unavailable", "The server is overloaded and can't handle the request.")
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -157,20 +162,20 @@ def coerce(value: FaultConfig | dict[str, Any]) -> FaultConfig:
 
 def from_environ() -> FaultConfig | None:
     """$SSMLAB_FAULTS (the JSON of /ssmlab/faults), or None when unset."""
-    text = os.environ.get(ENV, "").strip()
+    text = settings.current().faults
     if not text:
         return None
     try:
         return FaultConfig.from_json(json.loads(text))
     except ValueError as exc:  # json.JSONDecodeError is one
-        raise ValueError(f"invalid ${ENV} {text!r}: {exc}") from None
+        raise ValueError(f"invalid ${settings.FAULTS_VAR} {text!r}: {exc}") from None
 
 
 # -- the answer ------------------------------------------------------------------------------
 
 def fault_response(request: Any, kind: str) -> tuple[str, list[tuple[str, str]], bytes]:
     """The error AWS sends for `kind` in the request's protocol."""
-    from ssmlab.emulator.protocol import error_response
+    from ssmlab.emulator.rendering import error_response
 
     if kind == "throttle":
         status, code, message = THROTTLE.get(request.protocol, THROTTLE["json"])
@@ -224,34 +229,31 @@ class FaultInjector:
             if kind is None:
                 return inner(environ, start_response)
             environ[FAULT_KEY] = kind
-            status, headers, body = fault_response(request, kind)
             log.info("injected %s fault: %s %s", kind, request.service, request.action)
-            start_response(status, headers)
-            return [body]
+            return send(start_response, fault_response(request, kind))
 
         return faulty
 
     # -- /ssmlab/faults ------------------------------------------------------------------------
 
-    def routes(self) -> dict[tuple[str, str], Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]]:
+    def routes(self) -> dict[tuple[str, str], Route]:
         return {("GET", ROUTE): self._get, ("PUT", ROUTE): self._put, ("DELETE", ROUTE): self._delete}
 
     def _get(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        return _json_response(start_response, "200 OK", self.to_json())
+        return send_json(start_response, self.to_json())
 
     def _put(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            config = FaultConfig.from_json(json.loads(environ["wsgi.input"].read(length) or b"null"))
+            config = FaultConfig.from_json(read_json(environ))
         except ValueError as exc:
-            return _json_response(start_response, "400 Bad Request", {"ok": False, "error": str(exc)})
+            return send_json(start_response, {"ok": False, "error": str(exc)}, "400 Bad Request")
         self.configure(config)
         log.info("faults set to %s", self.to_json())
-        return _json_response(start_response, "200 OK", self.to_json())
+        return send_json(start_response, self.to_json())
 
     def _delete(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         self.configure(FaultConfig())
-        return _json_response(start_response, "200 OK", self.to_json())
+        return send_json(start_response, self.to_json())
 
 
 def install(app: Any, config: FaultConfig | None = None) -> FaultInjector:

@@ -16,7 +16,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-from ssmlab.emulator.app import REQUEST_KEY
+from ssmlab.emulator.wsgi import REQUEST_KEY, drain, send
 
 log = logging.getLogger("ssmlab.emulator")
 
@@ -27,7 +27,8 @@ def before(app: Any, service: str, action: str, check: Callable[[Any], None]) ->
     """Call `check(request)` before moto serves `service` `action`; an `AwsError` it
     raises becomes the answer (rendered in the request's protocol), and moto never sees
     the request."""
-    from ssmlab.emulator.protocol import AwsError, error_response
+    from ssmlab.emulator.protocol import AwsError
+    from ssmlab.emulator.rendering import error_response
 
     inner = app.moto_app
 
@@ -40,16 +41,8 @@ def before(app: Any, service: str, action: str, check: Callable[[Any], None]) ->
                 check(request)
             except AwsError as refused:
                 log.info("refused %s %s: %s %s", service, action, refused.code, refused.message)
-                status, headers, body = error_response(request, refused.status, refused.code, refused.message)
-                start_response(status, headers)
-                return [body]
+                return send(start_response, error_response(request, refused.status, refused.code, refused.message))
             # Drain moto's answer inside the lock: its work is done by the time it is sent.
-            result = inner(environ, start_response)
-            try:
-                return list(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            return [drain(inner(environ, start_response))]
 
     app.moto_app = wrapped

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ssmlab.emulator.app import REQUEST_KEY
+from ssmlab.emulator.wsgi import REQUEST_KEY
 
 
 def after(app: Any, service: str, action: str, hook: Callable[[Any], None]) -> None:

@@ -38,8 +38,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from ssmlab.emulator.app import REQUEST_KEY
-from ssmlab.emulator.protocol import error_response
+from ssmlab.emulator.rendering import error_response
+from ssmlab.emulator.wsgi import REQUEST_KEY, Response, WSGIApp, drain, send
 
 log = logging.getLogger("ssmlab.emulator")
 
@@ -57,8 +57,6 @@ MISMATCH = "Arguments on this idempotent request are inconsistent with arguments
 
 _STORE_ATTR = "_ssmlab_client_tokens"
 _STORE_LOCK = threading.Lock()
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,7 @@ def wrap(inner: WSGIApp) -> WSGIApp:
             return inner(environ, start_response)
         refused = _refusal(request, token)
         if refused is not None:
-            return _send(start_response, *refused)
+            return send(start_response, refused)
         store = _store(request)
         if store is None:  # no such region in moto: it answers the error
             return inner(environ, start_response)
@@ -97,17 +95,17 @@ def wrap(inner: WSGIApp) -> WSGIApp:
             if known is not None:
                 if known.fingerprint != fingerprint:
                     log.info("%s ClientToken %s reused with other parameters", request.action, token)
-                    return _send(start_response, *error_response(request, 400, "IdempotentParameterMismatch", MISMATCH))
+                    return send(start_response, error_response(request, 400, "IdempotentParameterMismatch", MISMATCH))
                 log.info("%s ClientToken %s seen before: the first answer, nothing done", request.action, token)
                 headers = [(k, str(uuid.uuid4()) if k.lower() in REQUEST_ID_HEADERS else v) for k, v in known.headers]
-                return _send(start_response, known.status, headers, _replay(request, known.body))
+                return send(start_response, (known.status, headers, _replay(request, known.body)))
             status, headers, body = _call(inner, environ)
             if status.startswith("2"):
                 with _STORE_LOCK:  # other tokens of the region are stored by other threads
                     store[(request.action, token)] = Answer(fingerprint, status, tuple(headers), body)
                     while len(store) > CAPACITY:
                         store.popitem(last=False)
-        return _send(start_response, status, headers, body)
+        return send(start_response, (status, headers, body))
 
     return idempotent
 
@@ -143,7 +141,7 @@ def _token_of(request: Any) -> str | None:
     return request.params[TOKEN]
 
 
-def _refusal(request: Any, token: str) -> tuple[str, list[tuple[str, str]], bytes] | None:
+def _refusal(request: Any, token: str) -> Response | None:
     """A token AWS would not take. The code is the emulator's choice: AWS documents the
     limit (ASCII, 64 characters unless the action says more) but not the error for it;
     InvalidParameterValue is EC2's code for a parameter value outside its constraints."""
@@ -212,7 +210,7 @@ class _KeyedLocks:
 
 # --- answering ------------------------------------------------------------------------------------
 
-def _call(inner: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+def _call(inner: WSGIApp, environ: dict[str, Any]) -> Response:
     """Serve the request with `inner` and read its whole answer (EC2 answers are small)."""
     started: dict[str, Any] = {}
     chunks: list[bytes] = []
@@ -221,22 +219,8 @@ def _call(inner: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str,
         started["status"], started["headers"] = status, list(headers)
         return chunks.append
 
-    result = inner(environ, capture)
-    try:
-        chunks.extend(result)
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
+    chunks.append(drain(inner(environ, capture)))
     return started["status"], started["headers"], b"".join(chunks)
-
-
-def _send(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]],
-          body: bytes) -> list[bytes]:
-    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-    headers.append(("Content-Length", str(len(body))))
-    start_response(status, headers)
-    return [body]
 
 
 def _replay(request: Any, body: bytes) -> bytes:
@@ -299,11 +283,11 @@ def _endpoint_state(request: Any, root: ET.Element, find: _Finder) -> None:
 
 def _connect_endpoint_state(request: Any, root: ET.Element, find: _Finder) -> None:
     """CreateInstanceConnectEndpoint: the State a describe would show now."""
-    from ssmlab.emulator import eice
+    from ssmlab.emulator import eice_models
 
     for element in find.all(root, "instanceConnectEndpoint"):
-        state = eice.current_state(request.account_id, request.region,
-                                   find.text(element, "instanceConnectEndpointId") or "")
+        state = eice_models.current_state(request.account_id, request.region,
+                                          find.text(element, "instanceConnectEndpointId") or "")
         if state is not None:
             find.set(element, "state", state)
 

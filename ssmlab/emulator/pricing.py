@@ -314,7 +314,7 @@ def _page(rows: list[Any], token: Any, limit: int, query_key: Any) -> tuple[list
 
 def install(app: Any) -> None:
     """Answer the Pricing actions on `app` (moto has none)."""
-    from ssmlab.emulator.protocol import json_response
+    from ssmlab.emulator.rendering import json_response
 
     def handler(action: str):
         def handle(request: Any) -> Any:  # a PricingError is rendered by the app as the protocol's error

@@ -20,13 +20,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from .. import settings
 from ..errors import BadInput, EmulatorUnreachable, LabError
 from . import state
 from .health import probe, wait_healthy
 from .server import MOTO_ENV
 from .state import EmulatorStatus
 
-URL_ENV = "SSMLAB_EMULATOR_URL"
 LOG_ROTATE_BYTES = 5 * 1024 * 1024
 _POLL = 0.05
 
@@ -107,14 +107,14 @@ def endpoint_url(*, autostart: bool = True) -> str:
     Otherwise the state file's emulator is used, or one is started when `autostart`.
     Raises EmulatorUnreachable (a one-line message saying what to do) instead of hanging.
     """
-    explicit = os.environ.get(URL_ENV, "").strip()
+    explicit = settings.current().emulator_url
     if explicit:
         url = explicit.rstrip("/")
         result = wait_healthy(url, budget=2.0, attempts=2, per_try=1.0)
         if not result.ok:
             raise EmulatorUnreachable(
-                f"the emulator at {url} ({URL_ENV}) {result.reason}; "
-                f"start it with `ssmlab emulator start` or unset {URL_ENV}")
+                f"the emulator at {url} ({settings.EMULATOR_URL_VAR}) {result.reason}; "
+                f"start it with `ssmlab emulator start` or unset {settings.EMULATOR_URL_VAR}")
         return url
     current = _verified(wait=3.0)
     if current.running:
@@ -138,8 +138,8 @@ def client_environ(*, autostart: bool = True) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": url,
         **{key.upper(): value for key, value in EMULATOR_CREDENTIALS.items()},
-        "SSMLAB_TARGET": "emulator",
-        URL_ENV: url,
+        settings.TARGET_VAR: "emulator",
+        settings.EMULATOR_URL_VAR: url,
         "NO_PROXY": ",".join(no_proxy),
         "no_proxy": ",".join(no_proxy),
     }
@@ -193,9 +193,9 @@ def _spawn(port: int, time_scale: float | None, timeout: float, faults: Any = No
     log = state.log_path()
     _rotate(log)
     package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, **MOTO_ENV, PYTHONUNBUFFERED="1", SSMLAB_STATE_DIR=str(state.state_dir()))
+    env = {**os.environ, **MOTO_ENV, "PYTHONUNBUFFERED": "1", settings.STATE_DIR_VAR: str(state.state_dir())}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    env.pop(URL_ENV, None)
+    env.pop(settings.EMULATOR_URL_VAR, None)
     cmd = [sys.executable, "-m", "ssmlab.emulator", "serve", "--port", str(port), "--log-file", str(log)]
     if time_scale is not None:
         cmd += ["--time-scale", f"{time_scale:g}"]

@@ -16,6 +16,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
+from .. import settings
 from ..errors import BadInput
 from . import state
 from .health import probe
@@ -71,10 +72,11 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
     from .clock import DEFAULT_TIME_SCALE, SimClock
     from .extensions import install_all
 
+    given = settings.current().time_scale
     try:
-        scale = float(time_scale or os.environ.get("SSMLAB_TIME_SCALE") or DEFAULT_TIME_SCALE)
+        scale = float(time_scale or given or DEFAULT_TIME_SCALE)
     except ValueError:
-        raise BadInput(f"invalid SSMLAB_TIME_SCALE {os.environ.get('SSMLAB_TIME_SCALE')!r}: expected a positive number") from None
+        raise BadInput(f"invalid {settings.TIME_SCALE_VAR} {given!r}: expected a positive number") from None
     if not scale > 0:
         raise BadInput(f"invalid time scale {scale!r}: expected a positive number")
     clock = SimClock(scale)
@@ -91,7 +93,7 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
     real_port = server.socket.getsockname()[1]
     os.environ["MOTO_PORT"] = str(real_port)  # moto builds some URLs (SQS, Lambda) from it
     url = url_for(host, real_port)
-    os.environ["SSMLAB_EMULATOR_URL"] = url  # the simulated agents read this emulator back through it
+    os.environ[settings.EMULATOR_URL_VAR] = url  # the simulated agents read this emulator back through it
 
     stop = threading.Event()
     for signum in STOP_SIGNALS:

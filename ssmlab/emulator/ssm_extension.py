@@ -7,7 +7,6 @@ the fleet starts.
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from typing import Any, Callable
 
@@ -16,13 +15,14 @@ from ssmlab.emulator.app import is_read
 from ssmlab.emulator.clock import SimClock
 from ssmlab.emulator.fleet import Fleet
 from ssmlab.emulator.ssm_api import SessionManagerApi
+from ssmlab.emulator.wsgi import INTERNAL_HEADER, read_json, send_json
 
 
 def install(app: Any, clock: SimClock) -> Fleet:
     """Register everything on `app`; returns the fleet (the caller starts and stops its thread)."""
     from ssmlab import inventory, registration
     from ssmlab.emulator.hooks import after
-    from ssmlab.emulator.protocol import json_response
+    from ssmlab.emulator.rendering import json_response
     from ssmlab.lab import TAG_KEY
 
     client = internal_client
@@ -58,10 +58,10 @@ def install(app: Any, clock: SimClock) -> Fleet:
     for name, action in api.actions.items():
         app.router.register("ssm", name, handler(action))
 
-    app.routes[("GET", "/ssmlab/agents")] = lambda environ, start: _json(
+    app.routes[("GET", "/ssmlab/agents")] = lambda environ, start: send_json(
         start, fleet.to_json(_query(environ).get("instance_id"))
     )
-    app.routes[("GET", "/ssmlab/clock")] = lambda environ, start: _json(start, clock.to_json())
+    app.routes[("GET", "/ssmlab/clock")] = lambda environ, start: send_json(start, clock.to_json())
     app.routes[("POST", "/ssmlab/clock")] = lambda environ, start: _advance(environ, start, fleet)
 
     # moto keeps a rebooted instance running without a trace; the agent must restart.
@@ -85,11 +85,6 @@ def may_change_read_back(request: Any) -> bool:
     if request is None:
         return True
     return not is_read(request) and request.service in READ_BACK_SERVICES and request.action not in SESSION_ACTIONS
-
-
-INTERNAL_HEADER = "X-Ssmlab-Internal"
-"""Marks the emulator's own requests (the simulated agents reading state back), so the call
-log and fault injection leave them out: a learner's call counts stay the learner's."""
 
 
 _LABS: dict[str, Any] = {}
@@ -119,24 +114,16 @@ def _query(environ: dict) -> dict[str, str]:
     return {k: v[0] for k, v in urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).items()}
 
 
-def _json(start_response: Callable, payload: dict, status: str = "200 OK") -> list[bytes]:
-    body = json.dumps(payload).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
-
-
 def _advance(environ: dict, start_response: Callable, fleet: Fleet) -> list[bytes]:
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-        seconds = float(body["advance"])
+        seconds = float(read_json(environ)["advance"])  # an empty body (None) is a TypeError
         if not 0 <= seconds <= 7 * 24 * 3600:
             raise ValueError
     except (KeyError, ValueError, TypeError):
-        return _json(
+        return send_json(
             start_response,
             {"ok": False, "error": 'expected {"advance": SECONDS} with 0 <= SECONDS <= 604800 (one week)'},
             "400 Bad Request",
         )
     fleet.advance(seconds)
-    return _json(start_response, fleet.clock.to_json())
+    return send_json(start_response, fleet.clock.to_json())

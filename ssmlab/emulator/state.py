@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ssmlab import settings
+
 STATE_FILE = "emulator.json"
 LOG_FILE = "emulator.log"
 LOCK_FILE = "emulator.lock"
@@ -41,16 +43,11 @@ class EmulatorStatus:
 
 
 def state_dir() -> Path:
-    """`$SSMLAB_STATE_DIR`, else `$XDG_STATE_HOME/ssmlab`, else `~/.local/state/ssmlab`.
+    """`$SSMLAB_STATE_DIR`, else `$XDG_STATE_HOME/ssmlab`, else `~/.local/state/ssmlab` (settings.py).
 
-    Read on every call (not cached) so tests and notebooks can point it elsewhere.
+    As the environment says now, so tests and notebooks can point it elsewhere.
     """
-    explicit = os.environ.get("SSMLAB_STATE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
-    return base / "ssmlab"
+    return settings.current().state_dir
 
 
 def state_path() -> Path:

@@ -1,0 +1,329 @@
+"""The Session Manager backend: the commands and sessions the emulator keeps, and what the agents make of them.
+
+moto has no DescribeInstanceInformation, StartSession, DescribeSessions or
+ListCommandInvocations, and its SendCommand "runs" on every instance whatever the target
+(FACTS.md). Here a node is managed only when its simulated agent registered, a command
+reaches only the instances named, and a session starts only when the agent can hold a
+channel on ssmmessages — "Online" is not "session ready" (FACTS.md). The wire format
+(parameters in, JSON out) is `ssm_api`'s; this module holds the state, as moto's
+models.py beside its responses.py.
+
+Nothing is executed: session records say so in one honest line.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ssmlab.emulator.agent import ONLINE
+from ssmlab.emulator.clock import iso
+from ssmlab.emulator.protocol import AwsError
+from ssmlab.preferences import DOCUMENT as PREFERENCES_DOCUMENT
+
+ACTIVE_STATES = ("Connected", "Connecting", "Disconnected", "Terminating")
+DEFAULT_COMMAND_TIMEOUT = 3600  # SendCommand's default delivery timeout, in seconds
+OWNER_NAME = "ssmlab-learner"  # who starts every session: the emulator knows no IAM user
+
+
+def not_connected(target: str) -> AwsError:
+    return AwsError(400, "TargetNotConnected", f"{target} is not connected.")
+
+
+@dataclass
+class Invocation:
+    instance_id: str
+    status: str = "Pending"
+    details: str = "Pending"
+    finished_at: float | None = None
+
+
+@dataclass
+class Command:
+    command_id: str
+    document: str
+    parameters: dict
+    comment: str
+    requested_at: float
+    timeout: int
+    region: str
+    invocations: dict[str, Invocation] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """The command's status from its invocations': Success when all succeeded."""
+        statuses = [i.status for i in self.invocations.values()]
+        if all(s == "Success" for s in statuses):
+            return "Success"
+        return "TimedOut" if any(s == "TimedOut" for s in statuses) else "Pending"
+
+
+@dataclass
+class Session:
+    session_id: str
+    target: str
+    region: str
+    owner: str
+    document: str
+    reason: str
+    started_at: float
+    status: str = "Connected"
+    details: str = ""
+    ended_at: float | None = None
+    log_group: str | None = None
+    bucket: str | None = None
+    s3_prefix: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATES
+
+
+class SessionManagerBackend:
+    """Commands and sessions of every account and region, decided by the fleet's simulated agents."""
+
+    def __init__(self, fleet: Any, aws: Callable[[str, str], Any]) -> None:
+        self.fleet = fleet
+        self.clock = fleet.clock
+        self._aws = aws  # (service, region) -> a boto3 client on this emulator
+        self.commands: dict[str, Command] = {}
+        self.sessions: dict[str, Session] = {}
+        self.lock = threading.RLock()
+
+    # -- managed nodes -----------------------------------------------------------------------
+
+    def managed_agents(self, region: str, account: str) -> list[Any]:
+        """The registered agents of an account and region, by instance id."""
+        self.fleet.catch_up()
+        return sorted(
+            (a for a in self.fleet.agents.values() if a.region == region and a.account_id == account and a.registered),
+            key=lambda a: a.instance_id,
+        )
+
+    def _managed_agent(self, region: str, account: str, target: str) -> Any:
+        return next((a for a in self.managed_agents(region, account) if a.instance_id == target), None)
+
+    # -- Run Command ---------------------------------------------------------------------------
+
+    def send_command(self, region: str, account: str, targets: list[str], document: str, parameters: dict,
+                     comment: str, timeout: int) -> Command:
+        """A command to the instances named; each must be Online now, as AWS checks at once."""
+        if not targets:
+            raise AwsError(400, "InvalidInstanceId", "No instance ids or targets given.")
+        online = {a.instance_id for a in self.managed_agents(region, account) if a.ping_status == ONLINE}
+        invalid = [t for t in targets if t not in online]
+        if invalid:
+            raise AwsError(400, "InvalidInstanceId", f"Instances [[{', '.join(invalid)}]] not in a valid state for account {account}")
+        command = Command(
+            command_id=str(uuid.uuid4()),
+            document=document,
+            parameters=parameters,
+            comment=comment,
+            requested_at=self.clock.now(),
+            timeout=timeout,
+            region=region,
+            invocations={t: Invocation(t) for t in dict.fromkeys(targets)},
+        )
+        with self.lock:
+            self.commands[command.command_id] = command
+            self._deliver(command)
+        return command
+
+    def _deliver(self, command: Command) -> None:
+        """Deliver pending invocations whose agent holds a control channel now; time out the rest. The
+        channel carries the command, so an agent whose channel outlives a security-group change (connection
+        tracking, agent.py) still gets it: the simulation's reading, the service's side is not documented."""
+        now = self.clock.now()
+        for invocation in command.invocations.values():
+            if invocation.status != "Pending":
+                continue
+            if self.fleet.reachable(invocation.instance_id):
+                invocation.status = invocation.details = "Success"
+                invocation.finished_at = now
+            elif now > command.requested_at + command.timeout:
+                invocation.status, invocation.details = "TimedOut", "DeliveryTimedOut"
+                invocation.finished_at = now
+
+    def command(self, command_id: str) -> Command:
+        """One command as it stands now (its invocations delivered or timed out since)."""
+        command = self.commands.get(command_id)
+        if command is None:
+            raise AwsError(400, "InvalidCommandId", f"Command {command_id} does not exist.")
+        with self.lock:
+            self._deliver(command)
+        return command
+
+    def commands_in(self, region: str) -> list[Command]:
+        return [self.command(c) for c, cmd in list(self.commands.items()) if cmd.region == region]
+
+    def invocation(self, command_id: str, instance_id: str) -> tuple[Command, Invocation]:
+        command = self.commands.get(command_id)
+        invocation = command and command.invocations.get(instance_id)
+        if not invocation:
+            raise AwsError(400, "InvocationDoesNotExist", "An invalid combination of CommandId and InstanceId was given.")
+        with self.lock:
+            self._deliver(command)
+        return command, invocation
+
+    # -- Session Manager -----------------------------------------------------------------------
+
+    def start_session(self, region: str, account: str, target: str, document: str, reason: str) -> Session:
+        """A session with the agent on `target`: refused unless it can hold a data channel on ssmmessages;
+        Failed, with the agent's reason, when it cannot decrypt the session key or write the transcript."""
+        agent = self._managed_agent(region, account, target)
+        if agent is None or agent.phase == "stopped":
+            raise not_connected(target)
+        assessment = self.fleet.assess_now(target)
+        if assessment is None or not assessment.session_channel.passed:
+            raise not_connected(target)
+        now = self.clock.now()
+        session = Session(
+            session_id=f"{OWNER_NAME}-{secrets.token_hex(8)}",
+            target=target,
+            region=region,
+            owner=f"arn:aws:sts::{account}:user/{OWNER_NAME}",
+            document=document,
+            reason=reason,
+            started_at=now,
+        )
+        preferences = self._preferences(region)
+        session.log_group = preferences.get("cloudWatchLogGroupName") or None
+        session.bucket = preferences.get("s3BucketName") or None
+        session.s3_prefix = preferences.get("s3KeyPrefix") or ""
+        # The KMS handshake comes first: it opens the data channel that logging then records.
+        problem = self._encryption_problem(target, region, preferences.get("kmsKeyId")) or \
+            self._logging_problem(target, session)
+        if problem:
+            session.status, session.details, session.ended_at = "Failed", problem, now
+        else:
+            self._record(session, "started")
+        with self.lock:
+            self.sessions[session.session_id] = session
+        return session
+
+    def _preferences(self, region: str) -> dict:
+        from botocore.exceptions import ClientError
+
+        try:
+            document = self._aws("ssm", region).get_document(Name=PREFERENCES_DOCUMENT, DocumentFormat="JSON")
+        except ClientError:
+            return {}
+        return json.loads(document["Content"]).get("inputs", {})
+
+    def _encryption_problem(self, target: str, region: str, ref: str | None) -> str | None:
+        """Why the agent could not decrypt the session's data key, if the preferences name a KMS key and it cannot
+        (`encryption.session_problem`: the agent's own words; KMS encryption needs agent >= 2.3.539.0, FACTS.md)."""
+        from botocore.exceptions import ClientError
+
+        from ssmlab import encryption
+
+        if not ref:
+            return None
+        try:  # the key as this emulator's KMS knows it: its ARN (what IAM authorises) and its state
+            key = self._aws("kms", region).describe_key(KeyId=ref)["KeyMetadata"]
+        except ClientError as error:
+            detail = error.response.get("Error", {})
+            return f"{encryption.DATA_KEY_FAILED} {detail.get('Code')}: {detail.get('Message')}"
+        return encryption.session_problem(self.fleet.state_for(target), target, key["Arn"], key.get("KeyState"))
+
+    def _logging_problem(self, target: str, session: Session) -> str | None:
+        """Why the agent could not write the transcript where the preferences say, if it cannot."""
+        from ssmlab import netpath, policy
+
+        state = self.fleet.state_for(target)
+        instance = state.instance(target)
+        role = state.instance_role(instance) if instance else None
+        policies = policy.role_policies(role) if role else ()
+        partition, account = _arn_parts(role.arn if role else "")
+        needs = []
+        if session.log_group:
+            stream = (
+                f"arn:{partition}:logs:{session.region}:{account}:log-group:{session.log_group}"
+                f":log-stream:{session.session_id}"
+            )
+            needs.append(("logs", "CloudWatch Logs", ("logs:CreateLogStream", "logs:PutLogEvents"), stream))
+        if session.bucket:
+            key = f"arn:{partition}:s3:::{session.bucket}/{session.s3_prefix}{session.session_id}.log"
+            needs.append(("s3", "S3", ("s3:PutObject",), key))
+        for service, label, actions, resource in needs:
+            path = netpath.path(state, target, service)
+            if not path.reachable:
+                hop = path.first_failure
+                return f"session logging to {label} is configured but the agent cannot reach {service}: {hop.detail if hop else 'no path'}"
+            missing = policy.missing_actions(policies, actions, resource=resource)
+            if missing:
+                return f"session logging to {label} is configured but the instance role lacks {', '.join(missing)}"
+        return None
+
+    def _record(self, session: Session, event: str) -> None:
+        """Write a clearly emulator-made session record where the preferences say."""
+        when = iso(self.clock.now())
+        line = (
+            f"ssmlab emulator: simulated session {session.session_id} {event} on {session.target} by {session.owner} "
+            f"at {when}; no shell ran, so there is no transcript."
+        )
+        if session.log_group:
+            from ssmlab.aws import get_or_none
+
+            logs = self._aws("logs", session.region)
+            get_or_none(  # the stream exists already when the session ends
+                logs.create_log_stream, missing=("ResourceAlreadyExistsException",),
+                logGroupName=session.log_group, logStreamName=session.session_id,
+            )
+            logs.put_log_events(
+                logGroupName=session.log_group,
+                logStreamName=session.session_id,
+                # The event is stamped with wall time: CloudWatch Logs refuses events from the future,
+                # and the simulated clock runs ahead. The simulated time is in the message.
+                logEvents=[{"timestamp": int(time.time() * 1000), "message": line}],
+            )
+        if session.bucket:
+            key = f"{session.s3_prefix}{session.session_id}.log"
+            s3 = self._aws("s3", session.region)
+            previous = ""
+            if event != "started":
+                previous = s3.get_object(Bucket=session.bucket, Key=key)["Body"].read().decode()
+            s3.put_object(Bucket=session.bucket, Key=key, Body=(previous + line + "\n").encode())
+
+    def session(self, session_id: str) -> Session:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise AwsError(400, "DoesNotExistException", f"Session with id {session_id} does not exist.")
+        return session
+
+    def sessions_in(self, region: str) -> list[Session]:
+        """The region's sessions, newest first."""
+        return [s for s in sorted(self.sessions.values(), key=lambda s: s.started_at, reverse=True)
+                if s.region == region]
+
+    def terminate_session(self, session_id: str) -> Session:
+        session = self.session(session_id)
+        if session.active:
+            session.status, session.ended_at = "Terminated", self.clock.now()
+            self._record(session, "terminated")
+        return session
+
+    def resume_session(self, session_id: str) -> Session:
+        session = self.session(session_id)
+        if not session.active:
+            raise AwsError(400, "DoesNotExistException", f"Session {session.session_id} is {session.status} and cannot be resumed.")
+        return session
+
+    def connected(self, region: str, account: str, target: str) -> bool:
+        """Whether a session to `target` could start now: its agent Online and able to hold a data channel."""
+        agent = self._managed_agent(region, account, target)
+        if agent is None or agent.phase == "stopped" or agent.ping_status != ONLINE:
+            return False
+        assessment = self.fleet.assess_now(target)
+        return bool(assessment and assessment.session_channel.passed)
+
+
+def _arn_parts(arn: str) -> tuple[str, str]:
+    """(partition, account) of an ARN, with the emulator's defaults when there is none."""
+    parts = arn.split(":")
+    return (parts[1], parts[4]) if len(parts) > 4 else ("aws", "123456789012")
