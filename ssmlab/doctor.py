@@ -286,10 +286,11 @@ def _hop_finding(state: LabState, instance: Instance, services: list[str], hop, 
 def _logging(state: LabState, instance: Instance, preferences: dict | None) -> list[Finding]:
     findings = []
     for problem in transcript.problems(state, instance.instance_id, preferences):
-        if problem.hop is not None:
-            fix = fixes.for_hop(state, instance, problem.hop, problem.service)
+        if not problem.reachable:
+            hop = problem.hop
+            fix = fixes.for_hop(state, instance, hop, problem.service) if hop else advice(f"give the agent a path to {problem.service}")
             message = (f"session logging to {problem.label} ({problem.target}) is configured, but the agent cannot "
-                       f"reach {problem.service}: {problem.hop.detail} — sessions will fail to start")
+                       f"reach {problem.service}: {hop.detail if hop else 'no path'} — sessions will fail to start")
         else:
             fix = Fix((fixes.put_role_policy(problem.role, f"{state.lab or 'ssmlab'}-session-logging",
                                              list(problem.missing), list(problem.resources)),))

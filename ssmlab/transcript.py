@@ -27,7 +27,8 @@ class LoggingProblem:
     service: str  # logs | s3
     label: str
     target: str  # the log group or bucket
-    hop: object | None = None  # the hop that stops the path (netpath.Hop); None: the path works
+    reachable: bool = True  # False: the agent has no path to the service
+    hop: object | None = None  # the hop that stops the path (netpath.Hop), when one does
     role: str | None = None  # the instance role, when it lacks permissions
     missing: tuple[str, ...] = ()
     resources: tuple[str, ...] = ()  # what the missing actions must be allowed on
@@ -56,7 +57,7 @@ def problems(state: LabState, instance_id: str, preferences: dict | None,
             continue
         path = netpath.path(state, instance_id, service)
         if not path.reachable:
-            found.append(LoggingProblem(service, label, target, hop=path.first_failure))
+            found.append(LoggingProblem(service, label, target, reachable=False, hop=path.first_failure))
             continue
         if role is None:
             continue  # no profile: NO_INSTANCE_PROFILE says it, and no session starts anyway
@@ -71,8 +72,8 @@ def problems(state: LabState, instance_id: str, preferences: dict | None,
 def session_failure(state: LabState, instance_id: str, preferences: dict | None, session_id: str) -> str | None:
     """The reason a session fails to start because of its logging, as the emulator records it; None: it can log."""
     for problem in problems(state, instance_id, preferences, session_id):
-        if problem.hop is not None:
+        if not problem.reachable:
             return (f"session logging to {problem.label} is configured but the agent cannot reach {problem.service}: "
-                    f"{problem.hop.detail}")
+                    f"{problem.hop.detail if problem.hop else 'no path'}")
         return f"session logging to {problem.label} is configured but the instance role lacks {', '.join(problem.missing)}"
     return None

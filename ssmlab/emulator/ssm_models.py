@@ -197,7 +197,7 @@ class SessionManagerBackend:
         session.s3_prefix = preferences.get("s3KeyPrefix") or ""
         # The KMS handshake comes first: it opens the data channel that logging then records.
         problem = self._encryption_problem(target, region, preferences.get("kmsKeyId")) or \
-            self._logging_problem(target, session)
+            self._logging_problem(target, session, preferences)
         if problem:
             session.status, session.details, session.ended_at = "Failed", problem, now
         else:
@@ -231,34 +231,12 @@ class SessionManagerBackend:
             return f"{encryption.DATA_KEY_FAILED} {detail.get('Code')}: {detail.get('Message')}"
         return encryption.session_problem(self.fleet.state_for(target), target, key["Arn"], key.get("KeyState"))
 
-    def _logging_problem(self, target: str, session: Session) -> str | None:
-        """Why the agent could not write the transcript where the preferences say, if it cannot."""
-        from ssmlab import netpath, policy
+    def _logging_problem(self, target: str, session: Session, preferences: dict) -> str | None:
+        """Why the agent could not write this session's transcript where the preferences say (`transcript`: the
+        doctor's rule, for this session's own log stream or object)."""
+        from ssmlab import transcript
 
-        state = self.fleet.state_for(target)
-        instance = state.instance(target)
-        role = state.instance_role(instance) if instance else None
-        policies = policy.role_policies(role) if role else ()
-        partition, account = _arn_parts(role.arn if role else "")
-        needs = []
-        if session.log_group:
-            stream = (
-                f"arn:{partition}:logs:{session.region}:{account}:log-group:{session.log_group}"
-                f":log-stream:{session.session_id}"
-            )
-            needs.append(("logs", "CloudWatch Logs", ("logs:CreateLogStream", "logs:PutLogEvents"), stream))
-        if session.bucket:
-            key = f"arn:{partition}:s3:::{session.bucket}/{session.s3_prefix}{session.session_id}.log"
-            needs.append(("s3", "S3", ("s3:PutObject",), key))
-        for service, label, actions, resource in needs:
-            path = netpath.path(state, target, service)
-            if not path.reachable:
-                hop = path.first_failure
-                return f"session logging to {label} is configured but the agent cannot reach {service}: {hop.detail if hop else 'no path'}"
-            missing = policy.missing_actions(policies, actions, resource=resource)
-            if missing:
-                return f"session logging to {label} is configured but the instance role lacks {', '.join(missing)}"
-        return None
+        return transcript.session_failure(self.fleet.state_for(target), target, preferences, session.session_id)
 
     def _record(self, session: Session, event: str) -> None:
         """Write a clearly emulator-made session record where the preferences say."""
@@ -321,9 +299,3 @@ class SessionManagerBackend:
             return False
         assessment = self.fleet.assess_now(target)
         return bool(assessment and assessment.session_channel.passed)
-
-
-def _arn_parts(arn: str) -> tuple[str, str]:
-    """(partition, account) of an ARN, with the emulator's defaults when there is none."""
-    parts = arn.split(":")
-    return (parts[1], parts[4]) if len(parts) > 4 else ("aws", "123456789012")
