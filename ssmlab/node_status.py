@@ -9,11 +9,12 @@ repair (its next report brings it back). Times are the snapshot's (the service's
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 
 from ssmlab import fixes, hibernation
-from ssmlab.findings import Fix, advice
 from ssmlab.encryption import Problem
+from ssmlab.findings import Fix, advice
 from ssmlab.model import Instance, LabState, NodeFacts
 
 
@@ -54,8 +55,8 @@ def check(state: LabState, instance: Instance, node: NodeFacts | None, blocked: 
             f"{iid} stopped pinging Systems Manager (PingStatus ConnectionLost), yet every check passes now: a running "
             f"agent reports its health every {every} minutes, so its next report should bring it back"
             f"{_since(node.last_ping, state.taken_at)}",
-            Fix((fixes.reboot(iid),), f"wait up to {every} minutes and ask again; if it stays ConnectionLost, "
-                "reboot: {0}"))]
+            advice(f"wait up to {every} minutes and ask again; if it stays ConnectionLost, reboot: "
+                   f"{shlex.join(fixes.reboot(iid))}"))]  # advice: the reboot is for later, not for --fix now
     return []
 
 

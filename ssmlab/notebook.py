@@ -148,6 +148,19 @@ def doctor(lab: Lab, instance_id: str, record_as: str | None = None):
     return diagnosis
 
 
+def fix(lab: Lab, instance_id: str, record_as: str | None = None):
+    """`ssmlab doctor --instance-id ID --fix`: run the doctor's fix commands (the AWS CLI), then diagnose again."""
+    from ssmlab import repair
+    from ssmlab.render import applied_text, fix_commands_text, repair_text
+
+    outcome = repair.repair(lab, instance_id, confirm=lambda commands: print(fix_commands_text(commands)) or True,
+                            on_applied=lambda applied: print(applied_text(applied)))
+    print(repair_text(outcome))
+    if record_as:
+        record(record_as, {"ran": [" ".join(a.command[:3]) for a in outcome.applied], "ok": outcome.after[0].ok})
+    return outcome
+
+
 def agent_log(lab: Lab, instance_id: str | None = None) -> dict | None:
     """The simulated agents' log (`GET /ssmlab/agents`) on the emulator; None on AWS, where the agent's
     own log is on the instance (/var/log/amazon/ssm/amazon-ssm-agent.log)."""
