@@ -120,11 +120,8 @@ def title(lab, what: str) -> str:
 
 
 def remove(lab, teardown) -> None:
-    from ssmlab import inventory
-
-    outcomes = teardown.execute(lab, teardown.plan(inventory.lab_resources(lab)))
-    left = teardown.audit(lab)
-    say(f"removed lab {lab.name}: {len(outcomes)} deletion(s), {len(left)} left")
+    done = teardown.remove(lab)
+    say(f"removed lab {lab.name}: {len(done.outcomes)} deletion(s), {len(done.left)} left")
 
 
 def say(line: str) -> None:

@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from ssmlab import build, inventory, status
+    from ssmlab import banner, build, inventory, status
     from ssmlab.render import print_status_table, step_line
 
     lab = _lab(args)
@@ -190,7 +190,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         session_encryption=args.session_encryption,
     )
     steps = build.steps_to_run(args.until, options)
-    print(_target_banner(lab), flush=True)
+    print(banner.line(lab), flush=True)
     if not lab.is_emulator:
         from ssmlab.prices import PriceBook
         from ssmlab.render import hourly_cost_line
@@ -205,7 +205,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ssmlab import inventory, status
+    from ssmlab import banner, inventory, status
     from ssmlab.render import print_status_table
 
     lab = _lab(args)
@@ -213,7 +213,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"lab": lab.name, "region": lab.region, "target": lab.target, "steps": [s.to_json() for s in steps]}, indent=2))
     else:
-        print(_target_banner(lab))
+        print(banner.line(lab))
         print_status_table(steps)
     return 0
 
@@ -270,74 +270,33 @@ def _doctor_fix(lab, args: argparse.Namespace, diagnoses: list) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
+    from ssmlab import teardown
 
-    from ssmlab import cleanup, labs, removal
-    from ssmlab.lab import Lab, default_region, default_target
-    from ssmlab.render import audit_text, labs_text, notes_text, plan_text
-
-    if bool(args.lab) == bool(args.all_labs):
-        raise BadInput("cleanup needs exactly one of --lab NAME or --all-labs --older-than DURATION")
-    if args.all_labs and not args.older_than:
-        raise BadInput("--all-labs needs --older-than DURATION (a whole number followed by m, h or d, e.g. 3h)")
-    if args.lab and args.older_than:
-        raise BadInput(f"invalid option --older-than {args.older_than!r} with --lab: it goes with --all-labs only")
-    older_than = labs.parse_duration(args.older_than) if args.all_labs else None
-    region, target = args.region or default_region(), args.target or default_target()
-    chosen = [Lab(args.lab, region, target)] if args.lab else []
-    payload: dict = {"region": region, "target": target, "dry_run": args.dry_run, "labs": []}
-    if args.all_labs:
-        finder = Lab("all-labs", region, target)
-        now = datetime.now(timezone.utc)
-        found = labs.find_labs(finder)
-        if not args.json:
-            print(f"{len(found)} lab(s) in {region} (removing those older than {args.older_than}):")
-            print(labs_text(found, now, older_than))
-        payload["found"] = [
-            {"name": f.name, "created": f.created and f.created.isoformat(), "remove": f.older_than(older_than, now)}
-            for f in found
-        ]
-        chosen = [Lab(f.name, region, target) for f in found if f.older_than(older_than, now)]
-    left_anywhere = False
-    for lab in chosen:
-        entry: dict = {"lab": lab.name}
-        payload["labs"].append(entry)
-        if not args.json:
-            print(_target_banner(lab), flush=True)
-
-        def confirm(plan, lab=lab, entry=entry) -> bool:
-            entry.update(plan=[d.to_json() for d in plan.deletions], notes=plan.notes)
-            ask = not lab.is_emulator and bool(plan.deletions) and not args.yes
-            if not args.json:
-                if plan.notes:
-                    print(notes_text(plan.notes))
-                if args.dry_run or ask or not plan.deletions:
-                    print(plan_text(plan.deletions), flush=True)
-            if args.dry_run or not ask:
-                return not args.dry_run
-            if not args.json and sys.stdin.isatty():  # a person at a terminal confirms here
-                answer = input(f"Delete these {len(plan.deletions)} resource(s) from the real AWS account? [y/N] ")
-                if answer.strip().lower() in ("y", "yes"):
-                    return True
-            if args.json:
-                print(json.dumps(payload, indent=2, default=str))
-            raise BadInput(f"cleanup on REAL AWS deletes the {len(plan.deletions)} resource(s) above: add --yes to confirm")
-
-        done = cleanup.remove(lab, confirm=confirm, execute=lambda lab, d: removal.execute(lab, d, quiet=args.json))
-        if done.outcomes is None:
-            continue
-        entry["outcomes"] = [{"status": o.status, "kind": o.deletion.kind, "id": o.deletion.resource_id,
-                              "call": o.deletion.call, "detail": o.detail} for o in done.outcomes]
-        entry["left"] = [{"kind": x.kind, "id": x.resource_id} for x in done.left or []]
-        left_anywhere = left_anywhere or bool(done.left)
-        if not args.json:
-            gone = sum(o.status == "already gone" for o in done.outcomes)
-            print(f"{done.deleted} deleted, {gone} already gone, {len(done.outcomes) - done.deleted - gone} failed")
-            print(audit_text(done.left))
-    payload["ok"] = not left_anywhere
+    try:
+        report = teardown.cleanup(
+            args.lab, all_labs=args.all_labs, older_than=args.older_than, region=args.region, target=args.target,
+            dry_run=args.dry_run, yes=args.yes, ask=None if args.json else _ask_to_delete,
+            say=None if args.json else _say, terminal=True,
+        )
+    except teardown.NotConfirmed as stop:
+        if args.json:
+            _print_json(stop.report.to_json())
+        raise
     if args.json:
-        print(json.dumps(payload, indent=2, default=str))
-    return 1 if left_anywhere else 0
+        _print_json(report.to_json())
+    return report.exit_code
+
+
+def _ask_to_delete(removal) -> bool:
+    """A person at a terminal confirms a cleanup on a real account here; without one, nobody can."""
+    if not sys.stdin.isatty():
+        return False
+    answer = input(f"Delete these {len(removal.deletions)} resource(s) from the real AWS account? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _print_json(document) -> None:
+    print(json.dumps(document, indent=2, default=str))
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
@@ -390,14 +349,14 @@ def _say(line: str | None, stderr: bool = False) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ssmlab import paths, runner
+    from ssmlab import banner, paths, runner
     from ssmlab.lab import Lab, default_region, default_target
 
     notebooks = runner.select(runner.discover(runner.notebooks_dir()), args.only or (), keep=args.keep)
     lab = Lab(args.lab or runner.unique_lab_name(), args.region or default_region(), args.target or default_target())
     runner.timeouts(lab.target, args.cell_timeout, args.notebook_timeout)  # bad values stop here, before anything starts
     output = paths.output_dir(args.output_dir)
-    print(_target_banner(lab), flush=True)  # on the emulator, this starts it when needed
+    print(banner.line(lab), flush=True)  # on the emulator, this starts it when needed
     _say(output.make("the executed notebooks"))
     def progress(number: int, total: int, name: str, result) -> None:
         line = runner.progress_line(number, total, name, result)
@@ -414,17 +373,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     for line in failures:
         print(f"ssmlab: {line}", file=sys.stderr)
     return 1 if failures else 0
-
-
-def _target_banner(lab) -> str:
-    """Say where the commands act before they act: the emulator, or which real account."""
-    if lab.is_emulator:
-        return f"lab {lab.name} in {lab.region} on the embedded emulator ({lab.endpoint_url})"
-    from ssmlab.aws import explained
-
-    with explained("asking AWS who you are (sts:GetCallerIdentity)"):
-        account = lab.account_id
-    return f"lab {lab.name} in {lab.region} on REAL AWS account {account}: resources created here are billed"
 
 
 if __name__ == "__main__":  # pragma: no cover

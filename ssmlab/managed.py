@@ -65,12 +65,12 @@ def _agent_reason(lab: Lab, instance_id: str, info: dict | None) -> str:
 
 def wait_until_managed(lab: Lab, instance_id: str, timeout: float = 300.0, poll: float | None = None) -> ManagedNode:
     """Wait (with a progress bar) until the node is Online in Systems Manager; say why if it never is."""
-    from tqdm.auto import tqdm
+    from ssmlab.progress import bar as progress_bar
 
     poll = poll if poll is not None else (0.5 if lab.is_emulator else 10.0)
     started = time.monotonic()
     reason = "waiting for the agent"
-    with tqdm(total=round(timeout), desc=f"{instance_id} managed?", unit="s", leave=True) as bar:
+    with progress_bar(round(timeout), f"{instance_id} managed?", unit="s") as bar:
         while True:
             info = node_information(lab, instance_id)
             if info and info.get("PingStatus") == "Online":

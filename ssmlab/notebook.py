@@ -8,11 +8,11 @@ Outside Jupyter (plain Python, tests) the helpers print instead of displaying HT
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any, Iterable
 
+from ssmlab import banner
 from ssmlab.errors import LabError
 from ssmlab.lab import Lab, default_region, default_target
 from ssmlab.realtime import fast_forward, wait_until_managed  # noqa: F401 - the notebooks call them from here
@@ -27,46 +27,9 @@ RECORD_MIME = "application/vnd.ssmlab.record+json"
 def start(lab_name: str, region: str | None = None, target: str | None = None) -> Lab:
     """The notebook's Lab, after saying where it acts; on target aws, the cost banner first."""
     lab = Lab(lab_name, region or default_region(), target or default_target())
-    _show_html(target_banner(lab), target_text(lab))
+    _show_html(banner.html(lab), banner.text(lab))
     record("target", {"lab": lab.name, "region": lab.region, "target": lab.target})
     return lab
-
-
-def target_text(lab: Lab) -> str:
-    if lab.is_emulator:
-        return (f"lab {lab.name} in {lab.region} on the embedded emulator ({lab.endpoint_url}): "
-                "offline, nothing is billed")
-    return (f"lab {lab.name} in {lab.region} on REAL AWS account {lab.account_id}: "
-            f"resources created here are billed. {hourly_cost_statement(lab)}")
-
-
-def target_banner(lab: Lab) -> str:
-    """An info box on the emulator; on target aws the cost banner (`alert-warning`)."""
-    if lab.is_emulator:
-        return (f'<div class="alert alert-info"><b>Target: the embedded emulator</b> at '
-                f"<code>{html.escape(str(lab.endpoint_url))}</code> — lab <code>{html.escape(lab.name)}</code> in "
-                f"<code>{html.escape(lab.region)}</code>. Offline: nothing is created in AWS, nothing is billed. "
-                'To use a real account, set <code>target = "aws"</code> in the parameters cell.</div>')
-    return (f'<div class="alert alert-warning"><b>Target: REAL AWS</b> — account <code>{html.escape(lab.account_id)}</code>, '
-            f"region <code>{html.escape(lab.region)}</code>, lab <code>{html.escape(lab.name)}</code>. "
-            f"Resources created here are billed while they exist. {html.escape(hourly_cost_statement(lab))} "
-            "Run <code>10_cleanup</code> (or <code>ssmlab cleanup --lab "
-            f"{html.escape(lab.name)} --target aws --region {html.escape(lab.region)}</code>) when you are done.</div>")
-
-
-def hourly_cost_statement(lab: Lab, *, azs: int = 1, endpoints: int | None = None) -> str:
-    """The cost banner's estimate: the lab's interface endpoints per hour and per month, from the price
-    snapshot (what `ssmlab build --target aws` prints before it creates anything). `endpoints`: how many;
-    by default as many as the build creates (imported here: the steps load botocore, which the emulator's
-    notebooks need not pay for at import)."""
-    from ssmlab.prices import PriceBook
-    from ssmlab.render import hourly_cost_line
-
-    if endpoints is None:
-        from ssmlab.steps.endpoints import services_for
-
-        endpoints = len(services_for())
-    return "Estimate: " + hourly_cost_line(PriceBook.offline(), lab.region, azs=azs, endpoints=endpoints).removeprefix("cost: ")
 
 
 def preflight(lab: Lab) -> dict[str, Any]:
@@ -273,37 +236,13 @@ def session_record(lab: Lab, session_id: str) -> dict[str, Any]:
 
 
 def cleanup(lab: Lab) -> list:
-    """Teardown with its plan shown first (and what it leaves, with why), a progress bar and one line per
-    deletion; returns the outcomes."""
-    from ssmlab.cleanup import remove
-    from ssmlab.render import notes_text, plan_text
+    """`ssmlab cleanup` for the notebook's lab, printed as the command prints it (running the cell is the yes),
+    with the plan shown first (and what it leaves, with why), a progress bar, one line per deletion, then the
+    count and the audit; returns the outcomes."""
+    from ssmlab import teardown
 
-    def show(removal) -> bool:
-        if removal.notes:
-            print(notes_text(removal.notes))
-        print(plan_text(removal.deletions))
-        return True
-
-    return remove(lab, confirm=show, execute=_with_progress(f"cleaning up {lab.name}")).outcomes or []
-
-
-def _with_progress(description: str):
-    """teardown.execute with a notebook progress bar and one line per deletion."""
-    def execute(lab: Lab, deletions: list) -> list:
-        from tqdm.auto import tqdm
-
-        from ssmlab import teardown
-        from ssmlab.render import outcome_line
-
-        done: list = []
-        with tqdm(total=len(deletions), desc=description, unit="deletion") as bar:
-            def progress(outcome) -> None:
-                done.append(outcome)
-                bar.write(outcome_line(len(done), len(deletions), outcome))
-                bar.update(1)
-
-            return teardown.execute(lab, deletions, progress=progress, explain=lambda line: bar.write(f"  {line}"))
-    return execute
+    report = teardown.cleanup(lab, yes=True, say=print, show_plan=True)
+    return report.removals[0].outcomes or []
 
 
 def restore_session_preferences(lab: Lab) -> list:
@@ -337,7 +276,7 @@ def audit(lab: Lab, next_step: str) -> None:
 
     left = teardown.audit(lab)
     print(audit_text(left))
-    record("audit", [{"kind": x.kind, "id": x.resource_id} for x in left])
+    record("audit", [x.to_json() for x in left])
     if left:
         raise LabError(f"{len(left)} resource(s) of lab {lab.name} are left; run the cleanup cell again")
     print(f"\ncheckpoint passed: lab {lab.name} is gone.\nNext: {next_step}")

@@ -59,13 +59,13 @@ def ping_text(instance_id: str, known: bool, last_ping: dt.datetime | None, now:
 def wait(seconds: float, description: str, *, clock: Callable[[], float] = time.monotonic,
          sleep: Callable[[float], None] = time.sleep, bar: Callable[..., Any] | None = None,
          step: float = 1.0) -> float:
-    """Sleep `seconds` of real time in steps of at most `step`, with a progress bar (tqdm.auto: a widget in
+    """Sleep `seconds` of real time in steps of at most `step`, with a progress bar (`progress.bar`: a widget in
     JupyterLab); returns the seconds waited. Interrupting the kernel stops it."""
     if bar is None:
-        from tqdm.auto import tqdm as bar
+        from ssmlab.progress import bar
     total = max(0, math.ceil(seconds))
     started = clock()
-    with bar(total=total, desc=description, unit="s", leave=True) as progress:
+    with bar(total=total, desc=description, unit="s") as progress:
         while (elapsed := clock() - started) < seconds:
             sleep(min(step, seconds - elapsed))
             progress.update(min(total, math.floor(clock() - started)) - progress.n)

@@ -87,6 +87,12 @@ def outcome_line(number: int, total: int, outcome) -> str:
     return f"[{number}/{total}] {status:<12} {d.kind} {d.resource_id}{tail}"
 
 
+def removal_summary(removal) -> str:
+    """After a lab's deletions: how many ended each way."""
+    return (f"{removal.deleted} deleted, {removal.count('already gone')} already gone, "
+            f"{removal.count('failed')} failed")
+
+
 def audit_text(left) -> str:
     if not left:
         return "audit: nothing carries this lab's tag any more"

@@ -13,7 +13,7 @@
 - After a failure the remaining notebooks are skipped, except the cleanup notebook (unless
   `keep`), so a failed run on a real account leaves nothing billed behind. The cleanup notebook
   gets at least the target's default timeouts (`cleanup_timeouts`), and when it fails all the
-  same the library's own cleanup removes the lab (`ssmlab.removal.fallback`).
+  same the library's own cleanup removes the lab (`ssmlab.teardown.fallback`).
 - A cell that runs out of time is interrupted and named as such (`ssmlab.celltime`); the
   kernel is restarted before the next notebook, since the interrupted code may still hold it.
 """
@@ -66,7 +66,7 @@ class NotebookRun:
     output: Path | None = None
     failure: Failure | None = None
     recorded: dict[str, Any] = field(default_factory=dict)
-    removal: Any = None  # ssmlab.removal.Fallback: the cleanup that stood in for a failed cleanup notebook
+    removal: Any = None  # teardown.fallback.Fallback: the cleanup that stood in for a failed cleanup notebook
 
 
 # -- finding and choosing notebooks ---------------------------------------------------------
@@ -190,9 +190,9 @@ def run(
             if progress:
                 progress(number, len(notebooks), name, result)
             if cleanup and result.status == FAILED:
-                from ssmlab import removal
+                from ssmlab.teardown.fallback import fallback
 
-                result = replace(result, removal=removal.fallback(notebook_lab, name, say))
+                result = replace(result, removal=fallback(notebook_lab, name, say))
             results.append(result)
     return results
 
@@ -317,10 +317,10 @@ def failure_lines(results: Sequence[NotebookRun], lab: Lab | None = None) -> lis
     lines = [f"{r.name} {'timed out' if r.failure.timed_out else 'failed'} at {r.failure.describe()} "
              f"(executed notebook: {r.output})" for r in results if r.status == FAILED and r.failure]
     if lab is not None and lines:
-        from ssmlab import removal
+        from ssmlab.teardown.fallback import left_line
 
         cleanup = next((r for r in results if r.name.startswith(CLEANUP_PREFIX + "_")), None)
-        left = removal.left_line(lab, cleanup.removal if cleanup else None, ran_cleanup=cleanup is not None)
+        left = left_line(lab, cleanup.removal if cleanup else None, ran_cleanup=cleanup is not None)
         lines += [left] if left else []
     return lines
 

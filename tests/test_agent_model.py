@@ -1,32 +1,10 @@
 """The simulated agent's timing, with hand-made assessments (no emulator, no network)."""
 
-from dataclasses import dataclass, field
-
 import pytest
 
+from builders import FakeAssessment, FakeCheck
 from ssmlab.emulator.agent import AGENT_START_DELAY, CHANNEL_RETRY, CREDENTIAL_REFRESHER_SLEEP, PING_INTERVAL, Agent
 from ssmlab.emulator.clock import SimClock
-
-
-@dataclass
-class FakeCheck:
-    passed: bool
-    detail: str = ""
-    code: str | None = None
-
-
-@dataclass
-class FakePath:
-    reachable: bool
-
-
-@dataclass
-class FakeAssessment:
-    credentials: FakeCheck = field(default_factory=lambda: FakeCheck(True))
-    registration: FakeCheck = field(default_factory=lambda: FakeCheck(True))
-    control_channel: FakeCheck = field(default_factory=lambda: FakeCheck(True))
-    ssm_path: object = None
-    channel_paths: dict = field(default_factory=lambda: {"ssmmessages": FakePath(True), "ec2messages": FakePath(True)})
 
 
 def agent(version="3.3.1957.0"):

@@ -10,7 +10,7 @@ import pytest
 from ssmlab import amis
 from ssmlab.doctor import CODES, diagnose
 from ssmlab.model import Image, NodeFacts
-from test_netpath import private_lab
+from builders import private_lab
 
 NAMES = {
     # name as AWS publishes it: (agent status, PlatformName, PlatformVersion)

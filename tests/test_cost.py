@@ -11,7 +11,7 @@ from ssmlab import cost
 from ssmlab.cost import Scenario, estimate
 from ssmlab.errors import BadInput
 from ssmlab.prices import PriceBook, PriceMissing, UnknownRegion
-from tests.test_netpath import REGION, endpoint, instance, private_lab
+from builders import REGION, endpoint, instance, private_lab
 
 BOOK = PriceBook.offline()
 NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.timezone.utc)

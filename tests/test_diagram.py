@@ -17,7 +17,7 @@ import pytest
 from ssmlab import diagram, doctor
 from ssmlab.diagram_scene import scene
 from ssmlab.model import Imds, LabState, Vpc
-from test_netpath import REGION, endpoints, groups, https, instance, private_lab, public_lab, sg
+from builders import REGION, endpoints, groups, https, instance, private_lab, public_lab, sg
 
 RED = '"#D13212"'
 

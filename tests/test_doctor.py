@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 from ssmlab.doctor import CODES, diagnose
-from ssmlab.model import Image, InstanceProfile, NodeFacts, Policy, Role
-from test_netpath import (  # the private-lab builder shared with the netpath and registration scenarios
-    CORE, CORP_PL, EC2_TRUST, PROFILE_ARN, ROLE_ARN, endpoint, endpoints, groups, https, instance, instance_in_b,
-    instance_nacl, private_lab, public_lab, s3_gateway_lab, sg, RETURN_ONLY,
+from ssmlab.model import Image, InstanceProfile, NodeFacts, Policy
+from builders import (
+    CORE, CORP_PL, PROFILE_ARN, endpoint, endpoints, groups, https, instance, instance_in_b,
+    instance_nacl, private_lab, public_lab, s3_gateway_lab, sg, with_role, RETURN_ONLY,
 )
 
 ONLINE = NodeFacts("i-1", "Online", "3.3.1957.0")
@@ -19,12 +19,6 @@ NOT_REGISTERED = NodeFacts("i-1", None)
 
 def codes(state, severity="error", **kwargs):
     return sorted(diagnose(state, "i-1", **kwargs).codes(severity))
-
-
-def with_role(state, *policies, trust=EC2_TRUST, inline=()):
-    return replace(state, roles=(Role("lab-role", ROLE_ARN, trust, tuple(policies), tuple(inline)),))
-
-
 
 
 def test_a_complete_lab_has_no_error_and_only_the_s3_hint():

@@ -11,9 +11,9 @@ import pytest
 
 from ssmlab import encryption, kmskey, preferences, status
 from ssmlab.doctor import CODES, diagnose
-from ssmlab.model import Parameter, Policy, PreferencesDocument, Role
+from ssmlab.model import Parameter, Policy, PreferencesDocument
 from ssmlab.kmskey import KmsKey
-from test_netpath import CORE, EC2_TRUST, ROLE_ARN, endpoint, endpoints, groups, private_lab, sg
+from builders import CORE, ROLE_ARN, endpoint, endpoints, groups, private_lab, sg, with_role
 
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_ARN = f"arn:aws:kms:ap-northeast-1:123456789012:key/{KEY_ID}"
@@ -27,7 +27,7 @@ DECRYPT = Policy("demo-session-encryption", {"Version": "2012-10-17", "Statement
 def encrypted_lab(*inline, key=KEY, kms_endpoint=True):
     """The private lab with the session key, the role's permission (or `inline` instead) and the kms endpoint."""
     state = private_lab(kms_keys=(key,) if key else ())
-    state = replace(state, roles=(Role("lab-role", ROLE_ARN, EC2_TRUST, (CORE,), inline or (DECRYPT,)),))
+    state = with_role(state, CORE, inline=inline or (DECRYPT,))
     return endpoints(state, endpoint("kms")) if kms_endpoint else state
 
 
@@ -72,7 +72,7 @@ def test_a_blocked_kms_endpoint_names_the_hop():
     (Policy("only-generate", {"Statement": [{"Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": "*"}]}),),
 ])
 def test_a_role_that_may_not_decrypt_with_the_key_is_its_code(inline):
-    state = replace(encrypted_lab(), roles=(Role("lab-role", ROLE_ARN, EC2_TRUST, (CORE,), inline),))
+    state = with_role(encrypted_lab(), CORE, inline=inline)
     (problem,) = encryption.check(state, "i-1", {"kmsKeyId": KEY_ARN})
     assert problem.code == "ROLE_MISSING_KMS_PERMISSIONS" and problem.resource == ROLE_ARN
     assert "kms:Decrypt" in problem.message and KEY_ARN in problem.message

@@ -4,7 +4,7 @@ back is the same, and the background loop sleeps until the next attempt instead 
 
 from __future__ import annotations
 
-from test_agent_model import FakeAssessment
+from builders import FakeAssessment
 
 from ssmlab.emulator.agent import AGENT_START_DELAY, PING_INTERVAL
 from ssmlab.emulator.clock import SimClock

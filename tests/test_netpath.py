@@ -1,172 +1,19 @@
-"""netpath: hop-by-hop reachability over hand-built LabStates, as scenario tables.
-
-`private_lab()` is the lab ssmlab builds (VPC 10.0.0.0/16 with both DNS attributes on,
-subnet 10.0.0.0/24, a route table with only the local route, endpoint SG in 443 from the
-VPC, instance SG out 443 to the VPC, three interface endpoints with private DNS and one
-ENI each at 10.0.0.x, the default allow-all NACL). Variants change one thing each.
-"""
+"""netpath: hop-by-hop reachability over hand-built LabStates (`builders.private_lab` and its variants), as
+scenario tables."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
-from moto.iam.aws_managed_policies import aws_managed_policies_data
 
+from builders import (
+    ALLOW_ALL, REGION, RETURN_ONLY, acl, endpoint, endpoints, eni, entry, groups, https, instance, instance_in_b,
+    instance_nacl, nacl_entries, private_lab, public_lab, s3_gateway_lab, sg, split_nacls,
+)
 from ssmlab import nacl
-from ssmlab.model import Imds, Instance, InstanceProfile, LabState, NaclEntry, NetworkAcl, NetworkInterface, Policy, PrefixList, Role, Route, RouteTable, SecurityGroup, SgRule, Subnet, Vpc, VpcEndpoint
+from ssmlab.model import Route, RouteTable, Subnet, Vpc
 from ssmlab.netpath import HOP_NAMES, LINUX_EPHEMERAL_PORTS, hostname, path, resolve
-
-REGION = "ap-northeast-1"
-ACCOUNT = "123456789012"
-S3_PL = PrefixList("pl-61a54008", f"com.amazonaws.{REGION}.s3", ("52.219.0.0/20", "3.5.156.0/22"))
-CORP_PL = PrefixList("pl-corp", "corporate-networks", ("10.0.0.0/8", "192.168.0.0/16"))
-OTHER_PL = PrefixList("pl-other", "elsewhere", ("172.16.0.0/12",))
-SERVICES = ("ssm", "ssmmessages", "ec2messages")
-CORE = Policy(
-    "AmazonSSMManagedInstanceCore",
-    json.loads(aws_managed_policies_data)["AmazonSSMManagedInstanceCore"]["Document"],
-    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-)
-EC2_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-PROFILE_ARN = f"arn:aws:iam::{ACCOUNT}:instance-profile/lab-profile"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/lab-role"
-
-
-# ---------------------------------------------------------------- builder
-
-def https(cidr=None, *, pl=None, group=None, protocol="tcp", ports=(443, 443)):
-    return SgRule(protocol, ports[0], ports[1], cidr=cidr, prefix_list_id=pl, source_group_id=group)
-
-
-def sg(group_id, ingress=(), egress=()):
-    return SecurityGroup(group_id, group_id, "vpc-1", "", tuple(ingress), tuple(egress))
-
-
-def entry(n, egress, action="allow", cidr="0.0.0.0/0", protocol="-1", ports=(None, None)):
-    return NaclEntry(n, egress, protocol, action, cidr, ports[0], ports[1])
-
-
-ALLOW_ALL = (entry(100, False), entry(32767, False, "deny"), entry(100, True), entry(32767, True, "deny"))
-
-
-def acl(acl_id, subnets, entries=ALLOW_ALL, default=False):
-    return NetworkAcl(acl_id, "vpc-1", default, tuple(subnets), tuple(entries))
-
-
-def endpoint(service, *, subnets=("subnet-a",), enis=None, private_dns=True, state="available", groups=("sg-endpoints",),
-             kind="Interface", route_tables=()):
-    return VpcEndpoint(
-        endpoint_id=f"vpce-{service}", vpc_id="vpc-1", service_name=f"com.amazonaws.{REGION}.{service}",
-        endpoint_type=kind, state=state, private_dns=private_dns if kind == "Interface" else False,
-        subnet_ids=tuple(subnets) if kind == "Interface" else (), group_ids=tuple(groups) if kind == "Interface" else (),
-        route_table_ids=tuple(route_tables), network_interface_ids=tuple(enis if enis is not None else [f"eni-{service}"])
-        if kind == "Interface" else (), dns_names=(),
-    )
-
-
-def eni(eni_id, subnet, ip, groups=("sg-endpoints",)):
-    return NetworkInterface(eni_id, subnet, "vpc-1", ip, tuple(groups), "vpc_endpoint", True)
-
-
-def instance(subnet="subnet-a", ip="10.0.0.5", state="running", public_ip=None, groups=("sg-instance",), **changes):
-    base = dict(
-        instance_id="i-1", state=state, vpc_id="vpc-1", subnet_id=subnet, private_ip=ip, public_ip=public_ip,
-        image_id="ami-1", instance_type="t3.micro", group_ids=tuple(groups), profile_arn=PROFILE_ARN,
-        imds=Imds("enabled", "required", 2), root_device="/dev/xvda", volumes=(),
-    )
-    base.update(changes)
-    return Instance(**base)
-
-
-def private_lab(**changes) -> LabState:
-    base = dict(
-        region=REGION,
-        lab="demo",
-        vpcs=(Vpc("vpc-1", "10.0.0.0/16", True, True),),
-        subnets=(
-            Subnet("subnet-a", "vpc-1", "10.0.0.0/24", f"{REGION}a"),
-            Subnet("subnet-b", "vpc-1", "10.0.1.0/24", f"{REGION}c"),
-        ),
-        route_tables=(RouteTable("rtb-1", "vpc-1", True, ("subnet-a", "subnet-b"), (Route("10.0.0.0/16", "local"),)),),
-        network_acls=(acl("acl-default", ("subnet-a", "subnet-b"), default=True),),
-        security_groups=(
-            sg("sg-endpoints", ingress=[https("10.0.0.0/16")]),
-            sg("sg-instance", egress=[https("10.0.0.0/16")]),
-        ),
-        endpoints=tuple(endpoint(s) for s in SERVICES),
-        network_interfaces=tuple(eni(f"eni-{s}", "subnet-a", f"10.0.0.{10 + i}") for i, s in enumerate(SERVICES)),
-        prefix_lists=(CORP_PL, OTHER_PL),
-        instances=(instance(),),
-        instance_profiles=(InstanceProfile("lab-profile", PROFILE_ARN, ("lab-role",)),),
-        roles=(Role("lab-role", ROLE_ARN, EC2_TRUST, (CORE,)),),
-    )
-    base.update(changes)
-    return LabState(**base)
-
-
-# ---------------------------------------------------------------- variants (each changes one thing)
-
-def groups(state, *changed):
-    by_id = {g.group_id: g for g in state.security_groups}
-    by_id.update({g.group_id: g for g in changed})
-    return replace(state, security_groups=tuple(by_id.values()))
-
-
-def endpoints(state, *changed, drop=()):
-    by_id = {e.endpoint_id: e for e in state.endpoints}
-    by_id.update({e.endpoint_id: e for e in changed})
-    return replace(state, endpoints=tuple(e for i, e in by_id.items() if i not in drop))
-
-
-def instance_in_b(state, **changes):
-    """The instance moves to subnet-b (10.0.1.0/24), so its traffic to the ENIs in subnet-a crosses NACLs."""
-    return replace(state, instances=(instance("subnet-b", "10.0.1.5", **changes),))
-
-
-def nacl_entries(state, *entries):
-    """One custom NACL shared by both subnets."""
-    return replace(state, network_acls=(acl("acl-custom", ("subnet-a", "subnet-b"), entries),))
-
-
-def instance_nacl(state, *entries):
-    """A custom NACL on subnet-b only (the instance's once moved there); subnet-a keeps allow-all."""
-    return replace(state, network_acls=(acl("acl-custom", ("subnet-b",), entries), acl("acl-default", ("subnet-a",), default=True)))
-
-
-def split_nacls(state, endpoint_entries):
-    """subnet-b (the instance's) keeps allow-all; subnet-a (the endpoints') gets its own NACL."""
-    return replace(state, network_acls=(acl("acl-instance", ("subnet-b",)), acl("acl-endpoints", ("subnet-a",), endpoint_entries)))
-
-
-def public_lab(route_target="igw-1", public_ip="54.1.2.3", egress=(https("0.0.0.0/0"),), **changes):
-    state = private_lab(
-        endpoints=(), network_interfaces=(),
-        route_tables=(RouteTable("rtb-1", "vpc-1", True, ("subnet-a",),
-                                 (Route("10.0.0.0/16", "local"), Route("0.0.0.0/0", route_target))),),
-        **changes,
-    )
-    return groups(replace(state, instances=(instance(public_ip=public_ip),)), sg("sg-instance", egress=egress))
-
-
-def s3_gateway_lab(egress=(https("10.0.0.0/16"), https(pl=S3_PL.prefix_list_id)), with_prefix_list=True):
-    state = private_lab()
-    table = RouteTable("rtb-1", "vpc-1", True, ("subnet-a", "subnet-b"),
-                       (Route("10.0.0.0/16", "local"), Route(S3_PL.prefix_list_id, "vpce-s3")))
-    state = replace(
-        state, route_tables=(table,),
-        prefix_lists=state.prefix_lists + ((S3_PL,) if with_prefix_list else ()),
-        endpoints=state.endpoints + (endpoint("s3", kind="Gateway", route_tables=("rtb-1",)),),
-    )
-    return groups(state, sg("sg-instance", egress=egress))
-
-
-RETURN_ONLY = lambda lo, hi: (  # noqa: E731 - NACL allowing 443 out and only ports lo-hi back in
-    entry(100, True, protocol="6", ports=(443, 443)), entry(32767, True, "deny"),
-    entry(100, False, protocol="6", ports=(lo, hi)), entry(32767, False, "deny"),
-)
 
 
 SCENARIOS = [

@@ -75,14 +75,14 @@ def test_ends_with_a_checkpoint_that_says_what_comes_next(notebook):
 
 
 def test_on_target_aws_the_banner_is_the_cost_warning_with_account_and_region():
-    from ssmlab import notebook
+    from ssmlab import banner
     from ssmlab.lab import Lab
 
     lab = Lab("banner", "eu-west-1", "aws")
     lab.__dict__["account_id"] = "123456789012"  # what sts:GetCallerIdentity would answer (cached_property)
-    banner = notebook.target_banner(lab)
-    assert banner.startswith('<div class="alert alert-warning">')
-    assert "123456789012" in banner and "eu-west-1" in banner and html.escape(notebook.hourly_cost_statement(lab)) in banner
+    shown = banner.html(lab)
+    assert shown.startswith('<div class="alert alert-warning">')
+    assert "123456789012" in shown and "eu-west-1" in shown and html.escape(banner.hourly_cost_statement(lab)) in shown
     from ssmlab.steps.endpoints import services_for
 
-    assert f"{len(services_for())} interface endpoints x 1 AZ = $0.022 per hour" in banner  # what the build creates
+    assert f"{len(services_for())} interface endpoints x 1 AZ = $0.022 per hour" in shown  # what the build creates

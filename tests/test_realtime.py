@@ -29,7 +29,7 @@ class FakeTime:
 class Bar:
     made: list["Bar"] = []
 
-    def __init__(self, total, desc, unit, leave):
+    def __init__(self, total, desc, unit):
         self.total, self.desc, self.n, self.updates = total, desc, 0, []
         Bar.made.append(self)
 

@@ -6,15 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from ssmlab.model import InstanceProfile, Policy, Role
+from ssmlab.model import InstanceProfile, Policy
 from ssmlab.registration import agent_needs_ec2messages, assess
-from test_netpath import (  # the private-lab builder shared with the netpath scenarios
-    CORE, EC2_TRUST, PROFILE_ARN, ROLE_ARN, endpoints, groups, instance, private_lab, sg,
+from builders import (
+    CORE, PROFILE_ARN, ROLE_ARN, endpoints, groups, instance, private_lab, sg, with_role,
 )
-
-
-def with_role(state, *policies, trust=EC2_TRUST, inline=()):
-    return replace(state, roles=(Role("lab-role", ROLE_ARN, trust, tuple(policies), tuple(inline)),))
 
 
 def allow(action, resource="*"):

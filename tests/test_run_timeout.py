@@ -8,11 +8,11 @@ import json
 import re
 
 import pytest
-from test_runner import write
 
+from builders import write_notebook
 from ssmlab import build, runner, teardown
 from ssmlab.lab import Lab
-from ssmlab.removal import Fallback, left_line
+from ssmlab.teardown.fallback import Fallback, left_line
 
 LAB = Lab("runner-test", "ap-northeast-1", "emulator")  # never contacted by the tests without the emulator
 
@@ -20,8 +20,8 @@ LAB = Lab("runner-test", "ap-northeast-1", "emulator")  # never contacted by the
 def test_a_cell_out_of_time_is_named_and_the_cleanup_gets_the_default_timeouts(tmp_path):
     folder = tmp_path / "nb"
     folder.mkdir()
-    write(folder, "00_slow", "import time", "time.sleep(30)  # the build step that hangs", "never = 1")
-    write(folder, "10_cleanup", "import time", "time.sleep(1.5)  # longer than --cell-timeout, well within 120 s",
+    write_notebook(folder, "00_slow", "import time", "time.sleep(30)  # the build step that hangs", "never = 1")
+    write_notebook(folder, "10_cleanup", "import time", "time.sleep(1.5)  # longer than --cell-timeout, well within 120 s",
           "from ssmlab import notebook\nnotebook.record('alive', True)")
     results = runner.run(LAB, runner.discover(folder), tmp_path / "out", cell_timeout=0.5)
     assert [(r.name, r.status) for r in results] == [("00_slow", "FAILED"), ("10_cleanup", "ok")]
@@ -61,7 +61,7 @@ def test_a_failed_cleanup_notebook_falls_back_to_the_librarys_teardown(emulator,
     assert len(build.build(lab, until="network").created) == 3
     folder = tmp_path / "nb"
     folder.mkdir()
-    write(folder, "10_cleanup", broken)
+    write_notebook(folder, "10_cleanup", broken)
     said: list[str] = []
     results = runner.run(lab, runner.discover(folder), tmp_path / "out", say=said.append)
     assert results[0].status == "FAILED" and results[0].removal == Fallback(deleted=3, failed=0, left=())

@@ -5,25 +5,13 @@ run in test_notebooks.py."""
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
-import nbformat
 import pytest
 
+from builders import write_notebook
 from ssmlab import cli, runner
 from ssmlab.errors import BadInput
 from ssmlab.lab import LAB_NAME_RE, Lab
-
-
-def write(folder: Path, name: str, *sources: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell('lab_name = "x"  # the lab\nmarker = ""  # not given by the runner')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# test"), params] + [nbformat.v4.new_code_cell(s) for s in sources]
-    path = folder / f"{name}.ipynb"
-    nbformat.write(nb, str(path))
-    return path
 
 
 RECORD = "from ssmlab import notebook\nnotebook.record('seen', {'lab': lab_name, 'leaked': 'leftover' in globals(), 'cwd': __import__('os').getcwd()})"
@@ -33,11 +21,11 @@ RECORD = "from ssmlab import notebook\nnotebook.record('seen', {'lab': lab_name,
 def folder(tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    write(notebooks, "00_first", "leftover = 1", RECORD)
-    write(notebooks, "01_second", RECORD)
-    write(notebooks, "02_fails", "x = 1", "# a comment first\nraise ValueError('the lab is broken\\nfor sure')", "never = 1")
-    write(notebooks, "03_after", RECORD)
-    write(notebooks, "10_cleanup", RECORD)
+    write_notebook(notebooks, "00_first", "leftover = 1", RECORD)
+    write_notebook(notebooks, "01_second", RECORD)
+    write_notebook(notebooks, "02_fails", "x = 1", "# a comment first\nraise ValueError('the lab is broken\\nfor sure')", "never = 1")
+    write_notebook(notebooks, "03_after", RECORD)
+    write_notebook(notebooks, "10_cleanup", RECORD)
     return notebooks
 
 
@@ -88,7 +76,7 @@ def test_a_run_names_the_failing_cell_skips_the_rest_but_still_cleans_up(folder,
 def test_a_notebook_out_of_time_fails_on_the_cell_that_ran_over(tmp_path):
     folder = tmp_path / "nb"
     folder.mkdir()
-    write(folder, "00_slow", "import time", "time.sleep(60)")
+    write_notebook(folder, "00_slow", "import time", "time.sleep(60)")
     results = runner.run(LAB, runner.discover(folder), tmp_path / "out", notebook_timeout=2)
     assert results[0].status == "FAILED" and results[0].seconds < 30
     assert results[0].failure.first_line == "time.sleep(60)" and results[0].failure.timed_out

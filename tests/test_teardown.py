@@ -11,7 +11,7 @@ import json
 import boto3
 import pytest
 
-from ssmlab import inventory, labs, teardown
+from ssmlab import banner, inventory, teardown
 from ssmlab.build import STEPS, BuildOptions, build
 from ssmlab.emulator import control
 from ssmlab.lab import Lab
@@ -199,7 +199,7 @@ def test_all_labs_older_than_removes_only_the_labs_old_enough(emulator):
     assert found["td-all-a"]["remove"] and found["td-all-b"]["remove"] and found["td-all-a"]["created"]
 
     # Ages between the two labs' creation times keep the younger one (the selection the CLI uses).
-    by_name = {f.name: f for f in labs.find_labs(old)}
+    by_name = {f.name: f for f in inventory.find_labs(old)}
     assert set(by_name) == {"td-all-a", "td-all-b"}
     a, b = by_name["td-all-a"].created, by_name["td-all-b"].created
     assert a <= b
@@ -211,7 +211,7 @@ def test_all_labs_older_than_removes_only_the_labs_old_enough(emulator):
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert "remove" in gone.stdout
     assert teardown.audit(old) == [] and teardown.audit(young) == []
-    assert labs.find_labs(old) == []
+    assert inventory.find_labs(old) == []
 
 
 @pytest.mark.parametrize("args, message", [
@@ -242,7 +242,7 @@ def test_on_real_aws_a_cleanup_without_yes_shows_the_plan_and_stops(emulator, mo
     monkeypatch.setattr(Lab, "endpoint_url", property(lambda self: emulator.endpoint_url))
     monkeypatch.setattr(Lab, "session", property(lambda self: boto3.session.Session(
         region_name=self.region, aws_access_key_id="testing", aws_secret_access_key="testing")))
-    monkeypatch.setattr(cli, "_target_banner", lambda lab: f"lab {lab.name} on REAL AWS")
+    monkeypatch.setattr(banner, "line", lambda lab: f"lab {lab.name} on REAL AWS")
 
     code = cli.main(["cleanup", "--lab", lab.name, "--region", REGION, "--target", "aws"])
 

@@ -2,74 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 
-from ssmlab import labs, obstacles, preferences, teardown
+from builders import ALICE, ALICES, ALICES_PREFERENCES, BOBS_PREFERENCES, lab_resources
+from ssmlab import obstacles, teardown
 from ssmlab.errors import BadInput
-from ssmlab.model import Bucket, EicEndpoint, IamProfile, IamRole, Imds, Instance, LabResources, LogGroup, NetworkAcl, Parameter, PreferencesDocument, RouteTable, SecurityGroup, SgRule, Subnet, NetworkInterface, Vpc, VpcEndpoint
-
-LAB = "alice"
-OURS = (("Name", "x"), ("ssmlab:lab", LAB))
-OTHER = (("ssmlab:lab", "bob"),)
-
-
-def instance(instance_id: str, tags=OURS, state: str = "running") -> Instance:
-    return Instance(instance_id, state, "vpc-1", "subnet-1", "10.0.0.4", None, "ami-1", "t3.micro", ("sg-i",),
-                    None, Imds("enabled", "required"), "/dev/xvda", (), tags=tags)
-
-
-def endpoint(endpoint_id: str, service: str, tags=OURS, kind: str = "Interface") -> VpcEndpoint:
-    return VpcEndpoint(endpoint_id, "vpc-1", f"com.amazonaws.eu-west-1.{service}", kind, "available", True,
-                       ("subnet-1",), ("sg-e",), (), ("eni-" + endpoint_id[5:],), (), tags=tags)
-
-
-def group(group_id: str, name: str, tags=OURS, ingress=()) -> SecurityGroup:
-    return SecurityGroup(group_id, name, "vpc-1", "", tuple(ingress), (), tags)
-
-
-ALICES_PREFERENCES = json.dumps(preferences.content(f"/ssmlab/{LAB}/sessions", "ssmlab-alice-123456789012-eu-west-1"))
-BOBS_PREFERENCES = json.dumps(preferences.content("/ssmlab/bob/sessions", None))
-
-
-def full(**changes) -> LabResources:
-    base = dict(
-        lab=LAB,
-        region="eu-west-1",
-        vpcs=(Vpc("vpc-1", "10.0.0.0/16", True, True, tags=OURS), Vpc("vpc-default", "172.31.0.0/16", True, True, True),
-              Vpc("vpc-bob", "10.1.0.0/16", True, True, tags=OTHER)),
-        subnets=(Subnet("subnet-1", "vpc-1", "10.0.0.0/24", "eu-west-1a", tags=OURS),
-                 Subnet("subnet-untagged", "vpc-1", "10.0.1.0/24", "eu-west-1a")),
-        route_tables=(RouteTable("rtb-1", "vpc-1", False, ("subnet-1",), (), OURS),
-                      RouteTable("rtb-main", "vpc-1", True, (), (), OURS)),
-        network_acls=(NetworkAcl("acl-1", "vpc-1", False, (), (), OURS), NetworkAcl("acl-default", "vpc-1", True, (), (), OURS)),
-        security_groups=(
-            group("sg-e", f"{LAB}-endpoints", ingress=[SgRule("tcp", 443, 443, source_group_id="sg-i")]),
-            group("sg-i", f"{LAB}-instance"),
-            group("sg-default", "default"),
-            group("sg-bob", "bob-instance", tags=OTHER),
-        ),
-        endpoints=(endpoint("vpce-ssm", "ssm"), endpoint("vpce-s3", "s3", kind="Gateway"), endpoint("vpce-bob", "ssm", OTHER)),
-        eic_endpoints=(EicEndpoint("eice-1", "vpc-1", "subnet-1", "create-complete", ("eni-eice",), tags=OURS),),
-        instances=(instance("i-1"), instance("i-bob", OTHER), instance("i-old", state="terminated")),
-        network_interfaces=(NetworkInterface("eni-free", "subnet-1", "vpc-1", "10.0.0.9", (), "interface", False, tags=OURS),
-                            NetworkInterface("eni-vpce", "subnet-1", "vpc-1", "10.0.0.10", (), "vpc_endpoint", True)),
-        sessions=("alice-0123",),
-        instance_profiles=(IamProfile(f"{LAB}-ssm-instance-profile", "arn:p", (f"{LAB}-ssm-instance-role",), tags=OURS),
-                           IamProfile("alice-x-ssm-instance-profile", "arn:q", (), tags=(("ssmlab:lab", "alice-x"),))),
-        roles=(IamRole(f"{LAB}-ssm-instance-role", "arn:r", None,
-                       ("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",), (f"{LAB}-session-logging",), OURS),
-               IamRole(f"{LAB}-untagged-role", "arn:u")),
-        log_group=LogGroup(f"/ssmlab/{LAB}/sessions", OURS),
-        bucket=Bucket("ssmlab-alice-123456789012-eu-west-1", OURS,
-                      tuple((f"sessions/{n}", f"v{n}") for n in range(1500))),
-        preferences=PreferencesDocument("SSM-SessionManagerRunShell", OURS, ALICES_PREFERENCES),
-        backup_parameter=None,
-    )
-    base.update(changes)
-    return LabResources(**base)
+from ssmlab.model import FoundLab, LabResources, NetworkInterface, Parameter, PreferencesDocument
 
 
 def ids(deletions, operation: str) -> list[str]:
@@ -77,12 +17,12 @@ def ids(deletions, operation: str) -> list[str]:
 
 
 def test_nothing_to_delete_gives_an_empty_plan():
-    assert teardown.plan(LabResources(lab=LAB, region="eu-west-1")) == []
-    assert LabResources(lab=LAB, region="eu-west-1").empty
+    assert teardown.plan(LabResources(lab=ALICE, region="eu-west-1")) == []
+    assert LabResources(lab=ALICE, region="eu-west-1").empty
 
 
 def test_the_steps_come_in_aws_dependency_order():
-    deletions = teardown.plan(full())
+    deletions = teardown.plan(lab_resources())
     positions = [teardown.STEPS.index(d.step) for d in deletions]
     assert positions == sorted(positions)
     first = {}
@@ -98,7 +38,7 @@ def test_the_steps_come_in_aws_dependency_order():
 
 
 def test_only_what_carries_the_labs_tag_is_planned():
-    deletions = teardown.plan(full())
+    deletions = teardown.plan(lab_resources())
     touched = " ".join(str(d.params) for d in deletions)
     for foreign in ("vpc-default", "vpc-bob", "sg-bob", "sg-default", "i-bob", "vpce-bob", "subnet-untagged",
                     "rtb-main", "acl-default", "i-old", "eni-vpce", "alice-x-ssm-instance-profile", "alice-untagged-role"):
@@ -110,7 +50,7 @@ def test_only_what_carries_the_labs_tag_is_planned():
 
 
 def test_calls_are_data_with_their_arguments_and_reasons():
-    deletions = teardown.plan(full())
+    deletions = teardown.plan(lab_resources())
     terminate = next(d for d in deletions if d.operation == "terminate_instances")
     assert (terminate.service, terminate.params, terminate.wait) == ("ec2", {"InstanceIds": ["i-1"]}, "instance_terminated")
     endpoint_deletions = [d for d in deletions if d.operation == "delete_vpc_endpoints"]
@@ -119,12 +59,12 @@ def test_calls_are_data_with_their_arguments_and_reasons():
     revoke = next(d for d in deletions if d.operation == "revoke_security_group_ingress")
     assert revoke.params == {"GroupId": "sg-e", "IpPermissions": [
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": "sg-i"}]}]}
-    assert teardown.plan(full()) == deletions  # pure: the same input, the same plan
+    assert teardown.plan(lab_resources()) == deletions  # pure: the same input, the same plan
     hash(deletions[0])
 
 
 def test_the_bucket_is_emptied_of_every_version_in_batches_of_1000_before_it_is_deleted():
-    deletions = teardown.plan(full())
+    deletions = teardown.plan(lab_resources())
     empties = [d for d in deletions if d.operation == "delete_objects"]
     assert [len(d.params["Delete"]["Objects"]) for d in empties] == [1000, 500]
     assert empties[0].params["Delete"]["Objects"][0] == {"Key": "sessions/0", "VersionId": "v0"}
@@ -132,68 +72,68 @@ def test_the_bucket_is_emptied_of_every_version_in_batches_of_1000_before_it_is_
 
 
 def test_preferences_are_restored_from_the_backup_else_deleted_only_when_the_lab_created_them():
-    created = teardown.plan(full())
+    created = teardown.plan(lab_resources())
     assert ids(created, "delete_document") == ["SSM-SessionManagerRunShell"]
 
-    backup = Parameter("/kit/ssmlab/alice/previous-session-preferences", '{"old": true}', OURS)
+    backup = Parameter("/kit/ssmlab/alice/previous-session-preferences", '{"old": true}', ALICES)
     set_over_someone_elses = PreferencesDocument("SSM-SessionManagerRunShell", (), ALICES_PREFERENCES)
-    restored = teardown.plan(full(preferences=set_over_someone_elses, backup_parameter=backup))
+    restored = teardown.plan(lab_resources(preferences=set_over_someone_elses, backup_parameter=backup))
     update = next(d for d in restored if d.operation == "update_document")
     assert update.params["Content"] == '{"old": true}'
     assert ids(restored, "delete_document") == []
     assert restored.index(update) < next(n for n, d in enumerate(restored) if d.operation == "delete_parameter")
 
     someone_elses = PreferencesDocument("SSM-SessionManagerRunShell", (), BOBS_PREFERENCES)
-    untouched = teardown.plan(full(preferences=someone_elses))
+    untouched = teardown.plan(lab_resources(preferences=someone_elses))
     assert not [d for d in untouched if d.service == "ssm" and d.operation != "terminate_session"]
 
 
 def test_preferences_a_later_lab_relies_on_are_left_with_a_note():
     # alice created them, bob set his own over alice's: removing alice neither deletes nor restores them.
-    bobs = PreferencesDocument("SSM-SessionManagerRunShell", OURS, BOBS_PREFERENCES)
+    bobs = PreferencesDocument("SSM-SessionManagerRunShell", ALICES, BOBS_PREFERENCES)
     bob_saved = Parameter("/kit/ssmlab/bob/previous-session-preferences", ALICES_PREFERENCES)
-    resources = full(preferences=bobs, saved_preferences=(bob_saved,))
+    resources = lab_resources(preferences=bobs, saved_preferences=(bob_saved,))
     deletions = teardown.plan(resources)
     assert ids(deletions, "delete_document") == [] and ids(deletions, "update_document") == []
     assert any("lab bob's preferences" in note and "left as it is" in note for note in obstacles.notes(resources))
 
 
 def test_leftovers_list_what_the_audit_would_report():
-    left = teardown.leftovers(full())
+    left = teardown.leftovers(lab_resources())
     kinds = {x.kind for x in left}
     assert {"VPC", "instance", "role", "bucket", "log group", "preferences document"} <= kinds
-    assert teardown.leftovers(LabResources(lab=LAB, region="eu-west-1")) == []
+    assert teardown.leftovers(LabResources(lab=ALICE, region="eu-west-1")) == []
 
 
 @pytest.mark.parametrize("text, expected", [("30m", timedelta(minutes=30)), ("3h", timedelta(hours=3)),
                                             ("2d", timedelta(days=2)), ("0m", timedelta(0))])
 def test_durations(text, expected):
-    assert labs.parse_duration(text) == expected
+    assert teardown.parse_duration(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "3", "h", "3 hours", "-1h", "1.5h", "2w"])
 def test_bad_durations_name_the_value_and_the_form(text):
     with pytest.raises(BadInput, match=r"invalid duration .*30m, 3h, 2d"):
-        labs.parse_duration(text)
+        teardown.parse_duration(text)
 
 
 def test_labs_are_removed_by_age_and_never_when_their_age_is_unknown():
     from datetime import datetime, timezone
 
     now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
-    old = labs.FoundLab("old", now - timedelta(hours=5))
-    young = labs.FoundLab("young", now - timedelta(minutes=10))
-    bare = labs.FoundLab("bare", None)
-    three_hours = labs.parse_duration("3h")
+    old = FoundLab("old", now - timedelta(hours=5))
+    young = FoundLab("young", now - timedelta(minutes=10))
+    bare = FoundLab("bare", None)
+    three_hours = teardown.parse_duration("3h")
     assert [f.name for f in (old, young, bare) if f.older_than(three_hours, now)] == ["old"]
     assert [f.name for f in (old, young, bare) if f.older_than(timedelta(0), now)] == ["old", "young"]
 
 
 def test_someone_elses_preferences_document_does_not_make_a_lab_non_empty():
     foreign = PreferencesDocument("SSM-SessionManagerRunShell", (), "{}")
-    assert LabResources(lab=LAB, region="eu-west-1", preferences=foreign).empty
-    assert teardown.plan(LabResources(lab=LAB, region="eu-west-1", preferences=foreign)) == []
-    assert not LabResources(lab=LAB, region="eu-west-1", preferences=PreferencesDocument("SSM-SessionManagerRunShell", OURS)).empty
+    assert LabResources(lab=ALICE, region="eu-west-1", preferences=foreign).empty
+    assert teardown.plan(LabResources(lab=ALICE, region="eu-west-1", preferences=foreign)) == []
+    assert not LabResources(lab=ALICE, region="eu-west-1", preferences=PreferencesDocument("SSM-SessionManagerRunShell", ALICES)).empty
 
 
 def test_an_untagged_instance_in_the_labs_subnet_is_named_as_what_blocks_the_network():
@@ -201,7 +141,7 @@ def test_an_untagged_instance_in_the_labs_subnet_is_named_as_what_blocks_the_net
                               instance_id="i-theirs")
     ours = NetworkInterface("eni-ours", "subnet-1", "vpc-1", "10.0.0.4", ("sg-i",), "interface", False, instance_id="i-1")
     endpoint_eni = NetworkInterface("eni-ssm", "subnet-1", "vpc-1", "10.0.0.5", ("sg-e",), "vpc_endpoint", True)
-    resources = full(network_interfaces=(theirs, ours, endpoint_eni))
+    resources = lab_resources(network_interfaces=(theirs, ours, endpoint_eni))
     deletions = {d.resource_id: d for d in teardown.plan(resources)}
     assert deletions["subnet-1"].blocked_by == ("instance i-theirs",)
     assert deletions["vpc-1"].blocked_by == ("instance i-theirs",)
@@ -211,4 +151,4 @@ def test_an_untagged_instance_in_the_labs_subnet_is_named_as_what_blocks_the_net
     note = obstacles.notes(resources)[0]
     assert "instance i-theirs is not lab alice's" in note and "aws ec2 terminate-instances --instance-ids i-theirs" in note
     assert "subnet-1" in note and "sg-i" in note and "vpc-1" in note
-    assert obstacles.notes(full(network_interfaces=(ours, endpoint_eni))) == []
+    assert obstacles.notes(lab_resources(network_interfaces=(ours, endpoint_eni))) == []

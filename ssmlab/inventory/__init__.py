@@ -1,11 +1,13 @@
 """The only reader: AWS (real or emulated) read into the model (`ssmlab.model`).
 
 `snapshot` reads a lab, a VPC or one instance's VPC into a LabState, which every rule judges;
-`lab_resources` reads everything carrying the lab's tag, which teardown plans from; `node`
-reads what Systems Manager itself knows, for the doctor. Nothing downstream calls AWS.
+`lab_resources` reads everything carrying the lab's tag, which teardown plans from; `find_labs`
+every lab in the region, for `cleanup --all-labs`; `node` reads what Systems Manager itself
+knows, for the doctor. Nothing downstream calls AWS.
 """
 
 from ssmlab.inventory.iam import lab_iam_names
+from ssmlab.inventory.labs import find_labs
 from ssmlab.inventory.node import (
     DHMC_SETTING,
     connection_status,
@@ -22,6 +24,6 @@ from ssmlab.inventory.resources import (
 from ssmlab.inventory.snapshot import snapshot
 
 __all__ = [
-    "DHMC_SETTING", "connection_status", "default_host_management_role", "lab_iam_names", "lab_resources",
+    "DHMC_SETTING", "connection_status", "default_host_management_role", "find_labs", "lab_iam_names", "lab_resources",
     "node_facts", "preferences_document", "saved_preferences", "session_preferences", "simulate_role", "snapshot",
 ]

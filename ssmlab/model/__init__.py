@@ -31,6 +31,7 @@ from ssmlab.model.network import (
 )
 from ssmlab.model.state import (
     Bucket,
+    FoundLab,
     LabResources,
     LabState,
     LogGroup,
@@ -45,6 +46,6 @@ __all__ = [
     "DELETION_DAYS", "ENABLED", "PENDING_DELETION", "KmsKey",
     "GONE_ENDPOINT_STATES", "LIVE_EICE_STATES", "EicEndpoint", "NaclEntry", "NetworkAcl", "NetworkInterface",
     "PrefixList", "Route", "RouteTable", "SecurityGroup", "SgRule", "Subnet", "Vpc", "VpcEndpoint",
-    "Bucket", "LabResources", "LabState", "LogGroup", "Parameter", "PreferencesDocument",
+    "Bucket", "FoundLab", "LabResources", "LabState", "LogGroup", "Parameter", "PreferencesDocument",
     "TAG_KEY", "Tags", "has_lab_tag", "kit_tags",
 ]

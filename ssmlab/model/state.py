@@ -1,9 +1,10 @@
-"""A lab at one moment: `LabState`, what the rules judge, and `LabResources`, what teardown removes. Pure data."""
+"""A lab at one moment: `LabState`, what the rules judge, `LabResources`, what teardown removes, and `FoundLab`, a lab
+as a search of the whole region finds it (what `cleanup --all-labs` chooses from). Pure data."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ssmlab.model.compute import Image, Instance
 from ssmlab.model.iam import IamProfile, IamRole, InstanceProfile, Role
@@ -151,3 +152,19 @@ class LabResources:
              self.roles, self.log_group, self.bucket, self.backup_parameter)
         ) and not any(k.aliases or k.state != PENDING_DELETION for k in self.kms_keys) and not (
             self.preferences and has_lab_tag(self.preferences.tags, self.lab))
+
+
+@dataclass(frozen=True)
+class FoundLab:
+    """A lab found in a region by the values of its tag, dated by the oldest creation time that could be read."""
+
+    name: str
+    created: datetime | None
+
+    def age(self, now: datetime) -> timedelta | None:
+        return None if self.created is None else now - self.created
+
+    def older_than(self, age: timedelta, now: datetime) -> bool:
+        """Old enough to remove; a lab of unknown age never is."""
+        mine = self.age(now)
+        return mine is not None and mine >= age

@@ -1,4 +1,4 @@
-"""Every lab in a region, found by its tag, with its age: what `ssmlab cleanup --all-labs --older-than` removes.
+"""Every lab in a region, found by its tag, with its age: what `ssmlab cleanup --all-labs --older-than` chooses from.
 
 For instructors after a class: each lab is named by the values of the `ssmlab:lab` tag on
 VPCs, instances and endpoints, and dated by the oldest creation time that can be read.
@@ -6,45 +6,17 @@ VPCs, instances and endpoints, and dated by the oldest creation time that can be
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-from ssmlab.errors import BadInput
-from ssmlab.model import GONE_ENDPOINT_STATES, LAUNCHED_STATES
-from ssmlab.lab import TAG_KEY, Lab
-
-
-DURATION_RE = re.compile(r"(\d+)([mhd])")
-UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_duration(text: str) -> timedelta:
-    match = DURATION_RE.fullmatch(text.strip()) if isinstance(text, str) else None
-    if not match:
-        raise BadInput(f"invalid duration {text!r}: expected a whole number followed by m, h or d (e.g. 30m, 3h, 2d)")
-    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
-
-
-@dataclass(frozen=True)
-class FoundLab:
-    name: str
-    created: datetime | None  # the oldest creation time that could be read
-
-    def age(self, now: datetime) -> timedelta | None:
-        return None if self.created is None else now - self.created
-
-    def older_than(self, age: timedelta, now: datetime) -> bool:
-        """Old enough to remove; a lab of unknown age never is."""
-        mine = self.age(now)
-        return mine is not None and mine >= age
+from ssmlab.aws import describe_all, explained, get_or_none
+from ssmlab.lab import Lab
+from ssmlab.model import GONE_ENDPOINT_STATES, LAUNCHED_STATES, TAG_KEY, FoundLab
 
 
 def find_labs(lab: Lab) -> list[FoundLab]:
     """Every lab in `lab`'s region, by the values of the ssmlab:lab tag on VPCs, instances and endpoints, with the
     oldest creation time that can be read (instance launch, endpoint creation, role creation); a lab with none of
     these (a bare network) has no known age and is never removed by age."""
-    from ssmlab.aws import describe_all, explained, get_or_none
     from ssmlab.steps.iam import IAM_PATH
 
     ec2, iam = lab.client("ec2"), lab.client("iam")

@@ -1,38 +1,15 @@
-"""Removing a lab from the command line: the library's teardown with a line per deletion.
+"""The library's teardown standing in for a cleanup notebook that could not remove its lab.
 
-`ssmlab cleanup` runs it; so does `ssmlab run` when its cleanup notebook could not remove the
-lab (a cell out of time, a dead kernel, an error): the notebook is the lesson, this is the
-guarantee behind it. The removal itself (read, plan, execute, audit, under the lab's lock) is
-`ssmlab.cleanup.remove`.
+`ssmlab run` calls `fallback` when 10_cleanup failed (a cell out of time, a dead kernel, an error):
+the notebook is the lesson, this is the guarantee behind it. The removal itself (read, plan,
+execute, audit, under the lab's lock) is `removal.remove`, as `ssmlab cleanup` runs it; `left_line`
+says after the run what may be left and which command removes it.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Callable
-
-
-def execute(lab, deletions, quiet: bool = False):
-    """`teardown.execute` with one line per deletion on stdout and, on a terminal, a progress bar on stderr."""
-    from tqdm import tqdm
-
-    from ssmlab import teardown
-    from ssmlab.render import outcome_line
-
-    done = []
-    with tqdm(total=len(deletions), file=sys.stderr, disable=quiet or not sys.stderr.isatty(), leave=False,
-              unit="deletion") as bar:
-        def say(line: str) -> None:
-            if not quiet:
-                bar.write(line, file=sys.stdout)
-
-        def progress(outcome) -> None:
-            done.append(outcome)
-            say(outcome_line(len(done), len(deletions), outcome))
-            bar.update(1)
-
-        return teardown.execute(lab, deletions, progress=progress, explain=lambda line: say(f"  {line}"))
 
 
 @dataclass(frozen=True)
@@ -46,13 +23,13 @@ class Fallback:
 
 
 def fallback(lab, notebook: str, say: Callable[[str], None] | None = None) -> Fallback:
-    """`cleanup.remove`, as `ssmlab cleanup` runs it (under the lab's lock, what it leaves said with why); with
+    """`removal.remove`, as `ssmlab cleanup` runs it (under the lab's lock, what it leaves said with why); with
     `say`, one line first, the notes, and the deletions as `ssmlab cleanup` prints them."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from ssmlab import cleanup
     from ssmlab.errors import SsmlabError
     from ssmlab.render import audit_text, notes_text
+    from ssmlab.teardown.removal import remove, shown
 
     if say:
         say(f"{notebook} did not remove lab {lab.name}: removing it with ssmlab's own teardown instead, "
@@ -64,13 +41,13 @@ def fallback(lab, notebook: str, say: Callable[[str], None] | None = None) -> Fa
         return True
 
     try:
-        done = cleanup.remove(lab, confirm=show, execute=lambda lab, d: execute(lab, d, quiet=say is None), say=say)
+        done = remove(lab, confirm=show, execute=shown(terminal=True, quiet=say is None), say=say)
     except (SsmlabError, BotoCoreError, ClientError) as error:
         lines = str(error).strip().splitlines()
         return Fallback(error=lines[-1] if lines else type(error).__name__)
     if say:
         say(audit_text(done.left))
-    return Fallback(done.deleted, sum(o.status == "failed" for o in done.outcomes or []),
+    return Fallback(done.deleted, done.count("failed"),
                     tuple(f"{x.kind} {x.resource_id}" for x in done.left or []))
 
 
