@@ -12,7 +12,7 @@ import json
 
 from ssmlab import nacl, netpath
 from ssmlab.findings import Fix, advice, aws
-from ssmlab.model import Instance, LabState
+from ssmlab.model import TAG_KEY, Instance, LabState
 
 CORE_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 EPHEMERAL = "1024-65535"  # what a return rule opens: every client's ephemeral ports (Amazon VPC User Guide)
@@ -34,6 +34,15 @@ def vpc_cidr(state: LabState, instance: Instance) -> str:
     return vpc.cidr if vpc else "10.0.0.0/16"
 
 
+def tagged(instance: Instance, name: str) -> tuple[str, ...]:
+    """`--tag-specifications` for an endpoint made for a lab's instance: the lab's tag (`model.TAG_KEY`) and a Name as
+    the build step gives it, so the lab's cleanup removes it and the next build adopts it instead of adding a
+    second one; nothing for an instance of no lab."""
+    lab = dict(instance.tags).get(TAG_KEY)
+    return ("--tag-specifications", f"ResourceType=vpc-endpoint,Tags=[{{Key={TAG_KEY},Value={lab}}},"
+                                    f"{{Key=Name,Value={lab}-{name}}}]") if lab else ()
+
+
 def create_endpoint(state: LabState, instance: Instance, service: str) -> tuple[str, ...]:
     """An interface endpoint for `service` in the instance's subnet, with private DNS and the security group of the
     lab's other interface endpoints (none known: the VPC's default group, which the doctor then judges)."""
@@ -41,7 +50,8 @@ def create_endpoint(state: LabState, instance: Instance, service: str) -> tuple[
                   and e.vpc_id == instance.vpc_id), None)
     return aws("ec2", "create-vpc-endpoint", "--vpc-id", str(instance.vpc_id), "--vpc-endpoint-type", "Interface",
                "--service-name", netpath.service_name(service, state.region), "--subnet-ids", str(instance.subnet_id),
-               *(("--security-group-ids", group) if group else ()), "--private-dns-enabled")
+               *(("--security-group-ids", group) if group else ()), "--private-dns-enabled",
+               *tagged(instance, f"{service}-endpoint"))
 
 
 def s3_gateway(state: LabState, instance: Instance) -> tuple[str, ...] | None:
@@ -51,7 +61,7 @@ def s3_gateway(state: LabState, instance: Instance) -> tuple[str, ...] | None:
         return None
     return aws("ec2", "create-vpc-endpoint", "--vpc-endpoint-type", "Gateway", "--service-name",
                netpath.service_name("s3", state.region), "--vpc-id", str(instance.vpc_id),
-               "--route-table-ids", table.route_table_id)
+               "--route-table-ids", table.route_table_id, *tagged(instance, "s3-gateway-endpoint"))
 
 
 def s3_prefix_list(state: LabState, instance: Instance) -> str | None:

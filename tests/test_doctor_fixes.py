@@ -24,7 +24,7 @@ HTTPS = [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"Ci
 
 def _endpoint_id(lab: Lab, service: str) -> str:
     found = lab.client("ec2").describe_vpc_endpoints(Filters=[
-        {"Name": "service-name", "Values": [f"com.amazonaws.{REGION}.{service}"]},
+        {"Name": "vpc-id", "Values": [_vpc(lab)]}, {"Name": "service-name", "Values": [f"com.amazonaws.{REGION}.{service}"]},
         {"Name": "vpc-endpoint-state", "Values": ["available", "pending"]}])["VpcEndpoints"]
     return found[0]["VpcEndpointId"]
 
@@ -143,6 +143,8 @@ def _lab(name: str, *options: str) -> tuple[Lab, str]:
 def test_every_network_fix_works_as_written(emulator):
     lab, instance_id = _lab("fx-net")
     _repair_each(lab, instance_id, NETWORK)
+    # what the fixes made carries the lab's tag: the next build adopts it (nothing twice), the cleanup removes it
+    assert build(lab).created == ()
 
 
 def test_every_instance_and_iam_fix_works_as_written(emulator):
