@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 _SLOT = re.compile(r"\{(\d+)\}")
@@ -58,7 +58,7 @@ class Finding:
     resource: str | None
     message: str
     fix: Fix
-    services: tuple[str, ...] = field(default=())  # the AWS services whose path or permission it concerns
+    services: tuple[str, ...] = ()  # the AWS services whose path or permission it concerns
 
     def to_json(self) -> dict:
         """The doctor's JSON per finding: the fields of before (`fix` as one line) and the fix as data."""

@@ -153,7 +153,7 @@ def nacl_fix(state: LabState, instance: Instance, hop, service: str = "ssm") -> 
 def suitable_profile(state: LabState) -> str | None:
     """A profile in the snapshot whose role has the SSM core policy."""
     for profile in state.instance_profiles:
-        role = state.role(profile.role_names[0]) if profile.role_names else None
+        role = state.profile_role(profile)
         if role and any(p.arn == CORE_POLICY_ARN for p in role.managed_policies):
             return profile.name
     return None

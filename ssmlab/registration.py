@@ -76,7 +76,7 @@ def _role(state: LabState, instance: Instance) -> tuple[Role | None, Check | Non
     if not profile.role_names:
         return fail(f"the instance profile {profile.name} holds no role, so the agent gets no credentials",
                     NO_INSTANCE_PROFILE, profile.arn)
-    role = state.role(profile.role_names[0])  # a profile holds at most one role
+    role = state.profile_role(profile)
     if role is None:
         return fail(f"the role {profile.role_names[0]} of the instance profile {profile.name} was not found",
                     NO_INSTANCE_PROFILE, profile.arn)

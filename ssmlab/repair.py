@@ -73,13 +73,13 @@ def environment(lab: Lab) -> dict[str, str]:
     return env
 
 
-def run(lab: Lab, command: tuple[str, ...]) -> Applied:
+def run(lab: Lab, command: tuple[str, ...], env: dict[str, str] | None = None) -> Applied:
     """One fix command, exactly as shown; only AWS CLI commands run."""
     if not command or command[0] != "aws":
         raise LabError(f"not an AWS CLI command, so not run: {shlex.join(command)}")
     try:
-        done = subprocess.run([*aws_cli(), *command[1:]], env=environment(lab), capture_output=True, text=True,
-                              timeout=TIMEOUT, check=False)
+        done = subprocess.run([*aws_cli(), *command[1:]], env=env or environment(lab), capture_output=True,
+                              text=True, timeout=TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         return Applied(command, 124, f"no answer within {TIMEOUT} s")
     return Applied(command, done.returncode, (done.stdout + done.stderr).strip())
@@ -95,6 +95,7 @@ def repair(lab: Lab, instance_id: str | None, *, confirm: Callable[[list[tuple[s
     before = after = before if before is not None else checkup(lab, instance_id)
     outcome = Repair(before, after)
     last: list[tuple[str, ...]] = []
+    env: dict[str, str] | None = None
     for _ in range(rounds):
         commands = commands_to_apply(f for d in after for f in d.findings)
         if not commands or commands == last:  # nothing to run, or the same again: it did not help
@@ -103,8 +104,9 @@ def repair(lab: Lab, instance_id: str | None, *, confirm: Callable[[list[tuple[s
         if not confirm(commands):
             outcome.declined = True
             break
+        env = env or environment(lab)
         for command in commands:
-            applied = run(lab, command)
+            applied = run(lab, command, env)
             outcome.applied.append(applied)
             on_applied(applied)
             if not applied.ok:

@@ -90,10 +90,13 @@ class LabState:
     def role(self, name: str) -> Role | None:
         return next((r for r in self.roles if r.name == name), None)
 
-    def instance_role(self, instance: Instance) -> Role | None:
-        """The role the agent on `instance` gets its credentials as: its profile's (a profile holds at most one)."""
-        profile = self.profile(instance.profile_arn)
+    def profile_role(self, profile: InstanceProfile | None) -> Role | None:
+        """The role a profile gives (a profile holds at most one), if the snapshot has it."""
         return self.role(profile.role_names[0]) if profile and profile.role_names else None
+
+    def instance_role(self, instance: Instance) -> Role | None:
+        """The role the agent on `instance` gets its credentials as: its profile's."""
+        return self.profile_role(self.profile(instance.profile_arn))
 
     def image(self, image_id: str | None) -> Image | None:
         return next((i for i in self.images if i.image_id == image_id), None)
