@@ -52,16 +52,19 @@ def _disassociate(lab: Lab, iid: str) -> None:
 
 def _nacl_denies_replies(lab: Lab, iid: str) -> str:
     """A second instance in a subnet of its own (the NACL is evaluated only between subnets), whose network ACL
-    denies the endpoints' replies by a rule below the default allow — the fix must out-rank it, not add rule 100."""
+    denies the endpoints' replies by a rule below the default allow — the fix must out-rank it, not add rule 100.
+    Neither carries the lab's tag: they are the learner's own, beside the lab (the build keeps to its own subnets)."""
     ec2 = lab.client("ec2")
     first = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
     subnet = ec2.create_subnet(VpcId=first["VpcId"], CidrBlock="10.0.200.0/24",
-                               TagSpecifications=[{"ResourceType": "subnet", "Tags": lab.tags("far")}])["Subnet"]
+                               AvailabilityZone=first["Placement"]["AvailabilityZone"],
+                               TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": "far"}]}])["Subnet"]
     second = ec2.run_instances(
         ImageId=first["ImageId"], InstanceType=first["InstanceType"], MinCount=1, MaxCount=1,
         SubnetId=subnet["SubnetId"], SecurityGroupIds=[g["GroupId"] for g in first["SecurityGroups"]],
         IamInstanceProfile={"Arn": first["IamInstanceProfile"]["Arn"]},
-        TagSpecifications=[{"ResourceType": "instance", "Tags": lab.tags("far")}])["Instances"][0]["InstanceId"]
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "far"}]}],
+    )["Instances"][0]["InstanceId"]
     acl = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}])
     ec2.create_network_acl_entry(NetworkAclId=acl["NetworkAcls"][0]["NetworkAclId"], RuleNumber=90, Protocol="6",
                                  RuleAction="deny", Egress=False, CidrBlock="10.0.0.0/16",
