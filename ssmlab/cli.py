@@ -255,9 +255,12 @@ def _doctor_fix(lab, args: argparse.Namespace, diagnoses: list) -> int:
     def confirm(commands: list) -> bool:
         if not args.json:
             print(fix_commands_text(commands))
-        if lab.target != "aws" or args.yes:
+        if not repair.asks(lab, yes=args.yes):
             return True
-        return input(f"Run these {len(commands)} command(s) in {lab.region} on your AWS account? [y/N] ").strip().lower() in ("y", "yes")
+        if args.json or not sys.stdin.isatty():
+            raise BadInput("doctor --fix on a real account asks before it changes anything: add --yes to run the "
+                           "commands without asking")
+        return input(f"Run these {len(commands)} command(s) in {lab.region}? [y/N] ").strip().lower() in ("y", "yes")
 
     outcome = repair.repair(lab, args.instance_id, confirm=confirm, before=diagnoses,
                             on_applied=(lambda a: None) if args.json else (lambda a: print(applied_text(a))))

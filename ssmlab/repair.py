@@ -54,6 +54,11 @@ class Repair:
         return next((a for a in self.applied if not a.ok), None)
 
 
+def asks(lab: Lab, *, yes: bool) -> bool:
+    """Whether a person must confirm the commands first: on a real account, unless `yes` (as cleanup asks)."""
+    return not lab.is_emulator and not yes
+
+
 def aws_cli() -> list[str]:
     """How to start the AWS CLI: the one installed with ssmlab (same interpreter), else `aws` on PATH."""
     if importlib.util.find_spec("awscli") is not None:

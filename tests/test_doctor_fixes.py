@@ -169,9 +169,17 @@ def test_doctor_fix_shows_the_nacl_fix_out_ranking_the_deny_and_applies_it(emula
     assert command[:3] == ["aws", "ec2", "create-network-acl-entry"] and "--ingress" in command
     assert command[command.index("--rule-number") + 1] == "89" and "rule 90 denies it" in finding["why"]
 
+    declined = repair.repair(lab, far, confirm=lambda commands: False)  # a person said no: nothing runs
+    assert declined.declined and declined.applied == [] and "NACL_BLOCKS_HTTPS" in declined.after[0].codes()
+
     shown = emulator.cli("doctor", "--instance-id", far, "--region", REGION, "--fix")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert f"  $ {finding['fix'].split(' (')[0]}" in shown.stdout  # the command shown is the one printed as the fix
     assert "ok (exit 0): aws ec2 create-network-acl-entry" in shown.stdout, shown.stdout[-3000:]
     again = json.loads(emulator.cli("doctor", "--instance-id", far, "--region", REGION, "--json").stdout)
     assert again["ok"] and "NACL_BLOCKS_HTTPS" not in [f["code"] for f in again["findings"]]
+
+
+def test_doctor_fix_asks_on_a_real_account_only_and_yes_answers_it():
+    assert not repair.asks(Lab("x", REGION, "emulator"), yes=False)
+    assert repair.asks(Lab("x", REGION, "aws"), yes=False) and not repair.asks(Lab("x", REGION, "aws"), yes=True)
