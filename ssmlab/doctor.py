@@ -122,8 +122,10 @@ def diagnose(
     if instance.state != "running":
         return Diagnosis(instance_id, state.region, managed, (_finding(
             "INSTANCE_NOT_RUNNING", instance_id, f"{instance_id} is {instance.state}: no agent runs on it",
-            Fix((aws("ec2", "start-instances", "--instance-ids", instance_id),))
-            if instance.state in ("stopped", "stopping") else advice("launch a new instance: a terminated one cannot be started"),
+            Fix((aws("ec2", "start-instances", "--instance-ids", instance_id),)) if instance.state == "stopped" else
+            advice(f"wait until it is stopped (EC2 refuses to start a stopping instance), then aws ec2 start-instances "
+                   f"--instance-ids {instance_id}") if instance.state == "stopping" else
+            advice("launch a new instance: a terminated one cannot be started"),
         ),), state=state)
 
     version = node.agent_version if node else None
