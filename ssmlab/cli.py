@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--yes", action="store_true", help="with --fix on target aws: do not ask first")
     doctor.set_defaults(func=cmd_doctor)
 
+    connect = commands.add_parser("connect", help="an interactive shell on the lab's instance over Session Manager")
+    _lab_arguments(connect)
+    connect.add_argument("--instance-id", help="default: the lab's instance")
+    connect.set_defaults(func=cmd_connect)
+
     cost = commands.add_parser(
         "cost", help="what Session Manager's endpoints cost, against EC2 Instance Connect Endpoint and a NAT gateway")
     _region_argument(cost)
@@ -270,6 +275,18 @@ def _doctor_fix(lab, args: argparse.Namespace, diagnoses: list) -> int:
     else:
         print(repair_text(outcome))
     return 0 if all(d.ok for d in outcome.after) else 1
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    import re
+
+    from ssmlab.session import client, terminal
+
+    if args.instance_id and not re.fullmatch(INSTANCE_ID_RE, args.instance_id):
+        raise BadInput(f"invalid instance id {args.instance_id!r}: expected i- followed by 8 or 17 hex digits")
+    lab = _lab(args)
+    with client.open_shell(lab, client.lab_instance(lab, args.instance_id)) as shell:
+        return terminal.interact(shell)
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:

@@ -39,6 +39,7 @@ class Session:
     instance_id: str
     stream_url: str
     status: str
+    token: str = ""  # TokenValue: opens stream_url once (ssmlab.session.client)
 
 
 def node_information(lab: Lab, instance_id: str) -> dict | None:
@@ -144,7 +145,7 @@ def start_session(lab: Lab, instance_id: str, reason: str | None = None) -> Sess
     failed = _find_session(lab, session_id, "History")
     if failed is not None and failed["Status"] == "Failed":
         raise LabError(f"session {session_id} failed to start: {failed.get('Details') or 'no reason given'}")
-    return Session(session_id, instance_id, started.get("StreamUrl", ""), "Connected")
+    return Session(session_id, instance_id, started.get("StreamUrl", ""), "Connected", started.get("TokenValue", ""))
 
 
 def end_session(lab: Lab, session_id: str) -> None:

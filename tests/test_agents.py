@@ -8,6 +8,7 @@ costs no wall time.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError
@@ -284,7 +285,9 @@ def test_sessions_start_resume_and_terminate(two_nodes):
     ssm = lab.client("ssm")
     assert ssm.get_connection_status(Target=first)["Status"] == "connected"
     session = managed.start_session(lab, first, reason="checking the lab")
-    assert session.stream_url.startswith(f"wss://ssmmessages.{REGION}.amazonaws.com/")
+    # The emulator's own data channel server (emulator/datachannel.py), with AWS's path.
+    assert re.fullmatch(rf"ws://127\.0\.0\.1:\d+/v1/data-channel/{session.session_id}\?role=publish_subscribe",
+                        session.stream_url) and session.token
     active = ssm.describe_sessions(State="Active")["Sessions"]
     assert [(s["SessionId"], s["Target"], s["Status"]) for s in active if s["SessionId"] == session.session_id] == [
         (session.session_id, first, "Connected")

@@ -86,3 +86,8 @@ def set_faults(lab: Any, **config: Any) -> dict:
         if isinstance(config.get(key), (tuple, set, frozenset)):
             config[key] = list(config[key])
     return _call(lab, "PUT", "/ssmlab/faults", coerce(config).to_json())
+
+
+def set_responder(lab: Any, instance_id: str, responder: str | None) -> dict:
+    """Test-only: who answers shell lines on `instance_id` ("echo"; None: the simulated instance again)."""
+    return _call(lab, "PUT", "/ssmlab/responders", {"instance_id": instance_id, "responder": responder})

@@ -81,6 +81,10 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
         raise BadInput(f"invalid time scale {scale!r}: expected a positive number")
     clock = SimClock(scale)
     fleet = install_all(app, clock)
+    from .datachannel import DataChannelServer
+
+    channels = DataChannelServer(app.session_manager, app.responders).start()  # StartSession's StreamUrl
+    app.session_manager.stream_base = channels.base_url
     from . import faults as fault_injection
 
     try:  # last, so a faulted request reaches no extension
@@ -117,6 +121,7 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "moto_version": app.moto_version,
         "time_scale": scale,
+        "data_channel_port": channels.port,
     })
     fleet.start()
     threading.Thread(target=_warm_up, name="emulator-warm-up", daemon=True).start()
@@ -127,6 +132,7 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
     finally:
         log.info("ssmlab emulator stopping (pid %d)", pid)
         fleet.shutdown()
+        channels.stop()
         server.shutdown()
         server.server_close()
         state.remove_state(pid=pid)

@@ -9,7 +9,6 @@ Nothing is executed: command output says so in one honest line.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any, Callable
 
 from ssmlab.emulator.clock import iso
@@ -199,7 +198,7 @@ class SessionManagerApi:
         session = self.backend.start_session(region, account, params.get("Target", ""),
                                              document=params.get("DocumentName", PREFERENCES_DOCUMENT),
                                              reason=params.get("Reason", ""))
-        return {"SessionId": session.session_id, **_stream(session)}
+        return {"SessionId": session.session_id, **self.backend.stream(session)}
 
     def describe_sessions(self, region: str, account: str, params: dict) -> dict:
         state = params.get("State")
@@ -227,7 +226,7 @@ class SessionManagerApi:
 
     def resume_session(self, region: str, account: str, params: dict) -> dict:
         session = self.backend.resume_session(params.get("SessionId", ""))
-        return {"SessionId": session.session_id, **_stream(session)}
+        return {"SessionId": session.session_id, **self.backend.stream(session)}
 
     def get_connection_status(self, region: str, account: str, params: dict) -> dict:
         target = params.get("Target", "")
@@ -273,14 +272,6 @@ def _computer_name(ip: str, region: str) -> str:
 
 def _plugin(document: str) -> str:
     return "aws:runPowerShellScript" if "PowerShell" in document else "aws:runShellScript"
-
-
-def _stream(session: Session) -> dict:
-    token = secrets.token_urlsafe(32)
-    return {
-        "TokenValue": token,
-        "StreamUrl": f"wss://ssmmessages.{session.region}.amazonaws.com/v1/data-channel/{session.session_id}?role=publish_subscribe",
-    }
 
 
 def _matches(item: dict, filters: dict[str, list[str]]) -> bool:

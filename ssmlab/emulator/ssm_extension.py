@@ -14,6 +14,7 @@ from ssmlab.emulator import boot, moto_state, simtime
 from ssmlab.emulator.app import is_read
 from ssmlab.emulator.clock import SimClock
 from ssmlab.emulator.fleet import Fleet
+from ssmlab.emulator.responders import Responders
 from ssmlab.emulator.ssm_api import SessionManagerApi
 from ssmlab.emulator.wsgi import INTERNAL_HEADER, read_json, send_json
 
@@ -48,6 +49,8 @@ def install(app: Any, clock: SimClock) -> Fleet:
     fleet = Fleet(clock, snapshot, registration.assess, moto_state.instances, changes=lambda: app.generation)
     app.on_change.append(fleet.wake)
     api = SessionManagerApi(fleet, client)
+    app.session_manager = api.backend  # server.py serves its sessions' data channels
+    app.responders = Responders(fleet)
 
     def handler(action: Callable[[str, str, dict], dict]) -> Callable[[Any], Any]:
         def handle(request: Any) -> Any:
@@ -63,6 +66,7 @@ def install(app: Any, clock: SimClock) -> Fleet:
     )
     app.routes[("GET", "/ssmlab/clock")] = lambda environ, start: send_json(start, clock.to_json())
     app.routes[("POST", "/ssmlab/clock")] = lambda environ, start: _advance(environ, start, fleet)
+    app.routes[("PUT", "/ssmlab/responders")] = lambda environ, start: _respond_with(environ, start, app.responders)
 
     # moto keeps a rebooted instance running without a trace; the agent must restart.
     after(app, "ec2", "RebootInstances", lambda request: fleet.reboot(request.query_list("InstanceId")))
@@ -127,3 +131,13 @@ def _advance(environ: dict, start_response: Callable, fleet: Fleet) -> list[byte
         )
     fleet.advance(seconds)
     return send_json(start_response, fleet.clock.to_json())
+
+
+def _respond_with(environ: dict, start_response: Callable, responders: Responders) -> list[bytes]:
+    """Test-only: {"instance_id": ID, "responder": "echo" | null} — who answers that instance's shell lines."""
+    body = read_json(environ) or {}
+    try:
+        responders.override(str(body["instance_id"]), body.get("responder"))
+    except (KeyError, ValueError) as error:
+        return send_json(start_response, {"ok": False, "error": str(error)}, "400 Bad Request")
+    return send_json(start_response, {"ok": True})

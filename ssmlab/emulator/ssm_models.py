@@ -94,6 +94,8 @@ class SessionManagerBackend:
         self.commands: dict[str, Command] = {}
         self.sessions: dict[str, Session] = {}
         self.lock = threading.RLock()
+        self.stream_base: str | None = None  # the data channel server's ws://host:port, once it serves
+        self._tokens: dict[str, tuple[str, bool]] = {}  # TokenValue -> (session id, used)
 
     # -- managed nodes -----------------------------------------------------------------------
 
@@ -285,6 +287,46 @@ class SessionManagerBackend:
             session.status, session.ended_at = "Terminated", self.clock.now()
             self._record(session, "terminated")
         return session
+
+    def end_session(self, session_id: str, reason: str) -> None:
+        """The data channel ended the session: the shell exited (no reason) or the agent's path broke."""
+        session = self.terminate_session(session_id)
+        if reason:
+            session.details = reason
+
+    # -- the data channel (datachannel.py) ------------------------------------------------------------
+
+    def stream(self, session: Session) -> dict:
+        """StartSession's and ResumeSession's TokenValue (one-time) and StreamUrl, on the data channel server."""
+        token = secrets.token_urlsafe(32)
+        with self.lock:
+            self._tokens[token] = (session.session_id, False)
+        path = f"/v1/data-channel/{session.session_id}?role=publish_subscribe"
+        base = self.stream_base or f"wss://ssmmessages.{session.region}.amazonaws.com"  # no server: AWS's shape
+        return {"TokenValue": token, "StreamUrl": base + path}
+
+    def claim_token(self, session_id: str, token: str) -> str | None:
+        """Use a token once, for its own session while it is active; why not, if it may not be used."""
+        with self.lock:
+            issued = self._tokens.get(token)
+            if issued is None or issued[0] != session_id:
+                return "the token is not valid for this session"
+            if issued[1]:
+                return "the token was used already"
+            session = self.sessions.get(session_id)
+            if session is None or not session.active:
+                return f"session {session_id} is not active"
+            self._tokens[token] = (session_id, True)
+        return None
+
+    def channel_problem(self, target: str) -> str | None:
+        """Why the agent on `target` cannot serve a data channel now (its ssmmessages path), as start_session judges."""
+        assessment = self.fleet.assess_now(target)
+        if assessment is None:
+            return f"{target} is not connected."
+        if not assessment.session_channel.passed:
+            return f"{target} lost its channel to ssmmessages: {assessment.session_channel.detail}"
+        return None
 
     def resume_session(self, session_id: str) -> Session:
         session = self.session(session_id)

@@ -1,0 +1,80 @@
+"""Who answers a session's shell lines: the simulated instance, or a responder a test put on one instance.
+
+The data channel (`datachannel`, `shell_channel`) carries keystrokes and output; what a command prints comes
+from a responder — an object with `.prompt` and `.run(line) -> Answer(output, exit_code, closes)`. The
+emulator's is `ssmlab.instance.SimulatedInstance`, built from the same model the doctor reads. Nothing runs
+on the host.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Answer:
+    output: str
+    exit_code: int
+    closes: bool = False
+
+
+class Echo:
+    """Answers each line with the line itself: the test-only responder (`PUT /ssmlab/responders`)."""
+
+    prompt = "echo$ "
+
+    def run(self, line: str) -> Answer:
+        if line.strip() == "exit":
+            return Answer("", 0, closes=True)
+        return Answer(line, 0 if line.strip() != "false" else 1)
+
+
+class CommandNotFound:
+    """FALLBACK while ssmlab.instance does not exist yet (issue 17): every command is unknown. Remove at merge."""
+
+    prompt = "sh-5.2$ "
+
+    def run(self, line: str) -> Answer:
+        command = line.strip().split(maxsplit=1)[0] if line.strip() else ""
+        if command == "exit":
+            return Answer("", 0, closes=True)
+        return Answer(f"sh: {command}: command not found" if command else "", 127 if command else 0)
+
+
+TEST_RESPONDERS: dict[str, Callable[[], Any]] = {"echo": Echo}
+
+
+class Responders:
+    """Makes each session's responder: the simulated instance, unless a test put its own on the instance."""
+
+    def __init__(self, fleet: Any) -> None:
+        self.fleet = fleet
+        self._overrides: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def override(self, instance_id: str, kind: str | None) -> None:
+        """A test-only hook: sessions on `instance_id` answer with TEST_RESPONDERS[kind] (None: the default)."""
+        if kind is not None and kind not in TEST_RESPONDERS:
+            raise ValueError(f"unknown responder {kind!r}: expected one of {sorted(TEST_RESPONDERS)}")
+        with self._lock:
+            if kind is None:
+                self._overrides.pop(instance_id, None)
+            else:
+                self._overrides[instance_id] = kind
+
+    def __call__(self, session: Any) -> Any:
+        with self._lock:
+            kind = self._overrides.get(session.target)
+        if kind is not None:
+            return TEST_RESPONDERS[kind]()
+        try:  # lazily: the simulated instance loads the model only when a shell opens
+            from ssmlab.instance import SimulatedInstance
+        except ModuleNotFoundError as error:
+            if error.name not in ("ssmlab.instance",):
+                raise
+            return CommandNotFound()  # FALLBACK (issue 17): remove with CommandNotFound once ssmlab.instance is merged
+        agent = self.fleet.agents.get(session.target)
+        return SimulatedInstance(self.fleet.state_for(session.target), session.target,
+                                 files=getattr(agent, "files", None), agent_version=getattr(agent, "version", None))
