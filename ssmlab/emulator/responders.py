@@ -9,15 +9,9 @@ on the host.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any, Callable
 
-
-@dataclass(frozen=True)
-class Answer:
-    output: str
-    exit_code: int
-    closes: bool = False
+from ssmlab.instance import Answer, SimulatedInstance
 
 
 class Echo:
@@ -29,18 +23,6 @@ class Echo:
         if line.strip() == "exit":
             return Answer("", 0, closes=True)
         return Answer(line, 0 if line.strip() != "false" else 1)
-
-
-class CommandNotFound:
-    """FALLBACK while ssmlab.instance does not exist yet (issue 17): every command is unknown. Remove at merge."""
-
-    prompt = "sh-5.2$ "
-
-    def run(self, line: str) -> Answer:
-        command = line.strip().split(maxsplit=1)[0] if line.strip() else ""
-        if command == "exit":
-            return Answer("", 0, closes=True)
-        return Answer(f"sh: {command}: command not found" if command else "", 127 if command else 0)
 
 
 TEST_RESPONDERS: dict[str, Callable[[], Any]] = {"echo": Echo}
@@ -69,12 +51,6 @@ class Responders:
             kind = self._overrides.get(session.target)
         if kind is not None:
             return TEST_RESPONDERS[kind]()
-        try:  # lazily: the simulated instance loads the model only when a shell opens
-            from ssmlab.instance import SimulatedInstance
-        except ModuleNotFoundError as error:
-            if error.name not in ("ssmlab.instance",):
-                raise
-            return CommandNotFound()  # FALLBACK (issue 17): remove with CommandNotFound once ssmlab.instance is merged
         agent = self.fleet.agents.get(session.target)
         return SimulatedInstance(self.fleet.state_for(session.target), session.target,
                                  files=getattr(agent, "files", None), agent_version=getattr(agent, "version", None))
