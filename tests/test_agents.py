@@ -257,9 +257,11 @@ def two_nodes(emulator):
 
 def test_send_command_reaches_only_the_instance_named(two_nodes):
     lab, _, first, second = two_nodes
-    result = managed.run_command(lab, first, ["uname -a"])
+    result = managed.run_command(lab, first, ["hostname", "whoami"])  # answered by the simulated instance
     assert result.status == "Success"
-    assert "nothing ran" in result.output
+    assert result.output.startswith("ip-10-") and result.output.endswith(".compute.internal\nroot\n"), result.output
+    failed = managed.run_command(lab, first, ["ls /tmp"])  # not simulated: sh's 127 fails the invocation
+    assert failed.status == "Failed" and "command not found" in failed.output
     ssm = lab.client("ssm")
     invocations = ssm.list_command_invocations(CommandId=result.command_id)["CommandInvocations"]
     assert [i["InstanceId"] for i in invocations] == [first]

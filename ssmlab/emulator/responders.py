@@ -51,6 +51,12 @@ class Responders:
             kind = self._overrides.get(session.target)
         if kind is not None:
             return TEST_RESPONDERS[kind]()
-        agent = self.fleet.agents.get(session.target)
-        return SimulatedInstance(self.fleet.state_for(session.target), session.target,
-                                 files=getattr(agent, "files", None), agent_version=getattr(agent, "version", None))
+        return simulated_instance(self.fleet, session.target)
+
+
+def simulated_instance(fleet: Any, instance_id: str, user: str = "ssm-user") -> SimulatedInstance:
+    """The instance as its agent sees it now: the lab's state, the agent's log files and version. Sessions run as
+    ssm-user; Run Command runs as root (User Guide, "Running commands using Systems Manager Run Command")."""
+    agent = fleet.agents.get(instance_id)
+    return SimulatedInstance(fleet.state_for(instance_id), instance_id, files=getattr(agent, "files", None),
+                             agent_version=getattr(agent, "version", None), user=user)

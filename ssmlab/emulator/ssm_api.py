@@ -23,9 +23,13 @@ from ssmlab.emulator.ssm_models import (
 )
 
 NOTHING_RAN = (
-    "ssmlab emulator: the simulated SSM Agent received this command, but nothing ran "
-    "(there is no real instance); on AWS the command's output appears here.\n"
+    "ssmlab emulator: the simulated SSM Agent received this command; only AWS-RunShellScript runs, on the "
+    "simulated instance (ssmlab.instance); on AWS this document's output appears here.\n"
 )
+
+
+def _output(invocation: Invocation) -> str:
+    return NOTHING_RAN if invocation.output is None else invocation.output
 
 
 class SessionManagerApi:
@@ -121,7 +125,7 @@ class SessionManagerApi:
 
     def get_command_invocation(self, region: str, account: str, params: dict) -> dict:
         command, invocation = self.backend.invocation(params.get("CommandId", ""), params.get("InstanceId", ""))
-        done = invocation.status == "Success"
+        done = invocation.finished_at is not None and invocation.status in ("Success", "Failed")
         return {
             "CommandId": command.command_id,
             "InstanceId": invocation.instance_id,
@@ -129,13 +133,13 @@ class SessionManagerApi:
             "DocumentName": command.document,
             "DocumentVersion": "$DEFAULT",
             "PluginName": params.get("PluginName", _plugin(command.document)),
-            "ResponseCode": 0 if done else -1,
+            "ResponseCode": invocation.response_code,
             "ExecutionStartDateTime": iso(invocation.finished_at) if done else "",
             "ExecutionElapsedTime": "PT0S" if done else "",
             "ExecutionEndDateTime": iso(invocation.finished_at) if done else "",
             "Status": invocation.status,
             "StatusDetails": invocation.details,
-            "StandardOutputContent": NOTHING_RAN if done else "",
+            "StandardOutputContent": _output(invocation) if done else "",
             "StandardOutputUrl": "",
             "StandardErrorContent": "",
             "StandardErrorUrl": "",
@@ -180,14 +184,14 @@ class SessionManagerApi:
             "StandardErrorUrl": "",
         }
         if details:
-            done = invocation.status == "Success"
+            done = invocation.finished_at is not None and invocation.status in ("Success", "Failed")
             item["CommandPlugins"] = [
                 {
                     "Name": _plugin(command.document),
                     "Status": invocation.status,
                     "StatusDetails": invocation.details,
-                    "ResponseCode": 0 if done else -1,
-                    "Output": NOTHING_RAN if done else "",
+                    "ResponseCode": invocation.response_code,
+                    "Output": _output(invocation) if done else "",
                 }
             ]
         return item

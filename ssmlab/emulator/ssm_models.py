@@ -24,6 +24,7 @@ from typing import Any, Callable
 from ssmlab.emulator.agent import ONLINE
 from ssmlab.emulator.clock import iso
 from ssmlab.emulator.protocol import AwsError
+from ssmlab.emulator.responders import simulated_instance
 from ssmlab.preferences import DOCUMENT as PREFERENCES_DOCUMENT
 
 ACTIVE_STATES = ("Connected", "Connecting", "Disconnected", "Terminating")
@@ -41,6 +42,8 @@ class Invocation:
     status: str = "Pending"
     details: str = "Pending"
     finished_at: float | None = None
+    output: str | None = None  # what the simulated instance printed (AWS-RunShellScript); None: nothing ran
+    response_code: int = -1
 
 
 @dataclass
@@ -145,11 +148,32 @@ class SessionManagerBackend:
             if invocation.status != "Pending":
                 continue
             if self.fleet.reachable(invocation.instance_id):
-                invocation.status = invocation.details = "Success"
+                self._run(command, invocation)
                 invocation.finished_at = now
             elif now > command.requested_at + command.timeout:
                 invocation.status, invocation.details = "TimedOut", "DeliveryTimedOut"
                 invocation.finished_at = now
+
+    def _run(self, command: Command, invocation: Invocation) -> None:
+        """AWS-RunShellScript runs its lines in one shell (aws:runShellScript), so on the simulated instance each
+        line is answered in turn and the last exit code is the script's; non-zero fails the invocation (Run Command's
+        ResponseCode and Failed status). Other documents are received and run nothing here. Standard error is
+        printed within the output, as a terminal interleaves it: the simulation's choice."""
+        if command.document != "AWS-RunShellScript":
+            invocation.status = invocation.details = "Success"
+            invocation.response_code = 0
+            return
+        shell = simulated_instance(self.fleet, invocation.instance_id, user="root")
+        lines = [line for entry in command.parameters.get("commands", []) for line in str(entry).splitlines()]
+        printed, code = [], 0
+        for line in lines:
+            answer = shell.run(line)
+            printed.append(answer.output)
+            code = answer.exit_code
+            if answer.closes:
+                break
+        invocation.output, invocation.response_code = "".join(printed), code
+        invocation.status = invocation.details = "Success" if code == 0 else "Failed"
 
     def command(self, command_id: str) -> Command:
         """One command as it stands now (its invocations delivered or timed out since)."""
