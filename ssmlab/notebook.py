@@ -209,9 +209,26 @@ def _show_image(path: Any) -> None:
 
 
 def start_session_command(lab: Lab, instance_id: str) -> str:
-    """The AWS CLI command that opens an interactive session (it needs the Session Manager plugin)."""
-    endpoint = f" --endpoint-url {lab.endpoint_url}" if lab.is_emulator else ""
-    return f"aws ssm start-session --target {instance_id} --region {lab.region}{endpoint}"
+    """The terminal command that opens an interactive session: on AWS the AWS CLI's (it needs the Session Manager
+    plugin); on the emulator ssmlab's own client, which speaks the same data channel (`ssmlab connect`)."""
+    if lab.is_emulator:
+        return f"ssmlab connect --lab {lab.name} --instance-id {instance_id} --region {lab.region}"
+    return f"aws ssm start-session --target {instance_id} --region {lab.region}"
+
+
+def shell(lab: Lab, instance_id: str, commands: list[str], record_as: str | None = None) -> list[tuple[str, str, int]]:
+    """Open a Session Manager shell on the instance, type each command, show what the terminal shows, leave."""
+    from ssmlab.session.client import open_shell
+
+    typed = []
+    with open_shell(lab, instance_id) as session:
+        for command in commands:
+            output, code = session.run(command)
+            print(f"{session.prompt}{command}\n{output}", end="" if output.endswith("\n") or not output else "\n")
+            typed.append((command, output, code))
+    if record_as:
+        record(record_as, {"exit_codes": [code for _, _, code in typed]})
+    return typed
 
 
 def session_record(lab: Lab, session_id: str) -> dict[str, Any]:
