@@ -194,6 +194,56 @@ def bench_make_lab(lab_factory, runs: int = 5) -> None:
            f"x{measured / baseline:.2f}; budget x1.30, < 300 s (medians of {runs})", ok)
 
 
+def _echo_round_trips(runs: int) -> list[float]:
+    """The floor: a small frame to a loopback `websockets` echo server and back (`websocket-client`), `runs` times."""
+    import threading
+
+    import websocket
+    from websockets.sync.server import serve
+
+    def echo(connection) -> None:
+        for frame in connection:
+            connection.send(frame)
+
+    with serve(echo, "127.0.0.1", 0, compression=None) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        ws = websocket.create_connection(f"ws://127.0.0.1:{server.socket.getsockname()[1]}")
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            ws.send_bytes(b"x" * 150)  # about one client message: the 116-byte header and a short payload
+            ws.recv()
+            times.append(time.perf_counter() - started)
+        ws.close()
+        server.shutdown()
+    return times
+
+
+def bench_session_round_trip(lab_factory, runs: int = 50) -> None:
+    """A command's round trip in a Session Manager shell on the emulator (issue 17): `Shell.run("hostname")` over
+    the data channel, answered by the simulated instance; p50 <= 50 ms. Baseline: a loopback WebSocket echo."""
+    from ssmlab.build import build
+    from ssmlab.emulator import control
+    from ssmlab.emulator.agent import AGENT_START_DELAY
+    from ssmlab.session.client import open_shell
+
+    lab = lab_factory("bench-session")
+    instance_id = build(lab).results["instance"].instance_id
+    control.advance_clock(lab, AGENT_START_DELAY + 5)
+    with open_shell(lab, instance_id) as shell:
+        shell.run("hostname")  # warm: the first answer reads the lab's state
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            shell.run("hostname")
+            times.append(time.perf_counter() - started)
+    floor = _echo_round_trips(runs)
+    p50, p95 = statistics.median(times) * 1000, statistics.quantiles(times, n=20)[-1] * 1000
+    echo50 = statistics.median(floor) * 1000
+    report(f"shell: hostname round trip (x{runs})", f"p50 {p50:.1f} ms, p95 {p95:.1f} ms",
+           f"{echo50:.2f} ms (ws echo)", f"x{p50 / echo50:.0f}; budget p50 <= 50 ms", p50 <= 50)
+
+
 OTHER_LABS = 50
 
 
@@ -337,7 +387,8 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).parent))
     bench_cli_startup()
     bench_doctor_thousand()
-    with_emulator(lambda labs: (bench_make_lab(labs), bench_build_calls(labs), bench_doctor_calls(labs)))
+    with_emulator(lambda labs: (bench_make_lab(labs), bench_build_calls(labs), bench_doctor_calls(labs),
+                                bench_session_round_trip(labs)))
     bench_beside_other_labs()
     bench_make_test()
     missed = [r[0] for r in RESULTS if not r[4]]

@@ -216,12 +216,19 @@ def start_session_command(lab: Lab, instance_id: str) -> str:
     return f"aws ssm start-session --target {instance_id} --region {lab.region}"
 
 
-def shell(lab: Lab, instance_id: str, commands: list[str], record_as: str | None = None) -> list[tuple[str, str, int]]:
+class Typed(list):
+    """The (command, output, exit code) of each line typed in a shell session, that session's id and prompt."""
+
+    session_id = prompt = ""
+
+
+def shell(lab: Lab, instance_id: str, commands: list[str], record_as: str | None = None) -> Typed:
     """Open a Session Manager shell on the instance, type each command, show what the terminal shows, leave."""
     from ssmlab.session.client import open_shell
 
-    typed = []
+    typed = Typed()
     with open_shell(lab, instance_id) as session:
+        typed.session_id, typed.prompt = session.session_id, session.prompt
         for command in commands:
             output, code = session.run(command)
             print(f"{session.prompt}{command}\n{output}", end="" if output.endswith("\n") or not output else "\n")
@@ -232,20 +239,27 @@ def shell(lab: Lab, instance_id: str, commands: list[str], record_as: str | None
 
 
 def session_record(lab: Lab, session_id: str) -> dict[str, Any]:
-    """The session's transcript read back from where the preferences send it: CloudWatch Logs and S3."""
-    from ssmlab import inventory
+    """The session's transcript read back from where the preferences send it: CloudWatch Logs (`cloudwatch`: the
+    events' messages; `cloudwatch_lines`: the transcript's lines, from each JSON event's `sessionData` when the
+    agent streamed them) and S3 (`s3`: the object's text)."""
+    import json
+
+    from ssmlab import inventory, transcript
     from ssmlab.aws import explained, get_or_none
 
     inputs = inventory.session_preferences(lab) or {}
     found: dict[str, Any] = {"log_group": inputs.get("cloudWatchLogGroupName") or None,
-                             "bucket": inputs.get("s3BucketName") or None, "cloudwatch": [], "s3": None}
+                             "bucket": inputs.get("s3BucketName") or None, "cloudwatch": [], "cloudwatch_lines": [], "s3": None}
     if found["log_group"]:
         with explained(f"reading the log stream {session_id}"):
             events = get_or_none(lab.client("logs").get_log_events, missing=("ResourceNotFoundException",),
-                                 logGroupName=found["log_group"], logStreamName=session_id)
+                                 logGroupName=found["log_group"], logStreamName=session_id, startFromHead=True)
         found["cloudwatch"] = [e["message"] for e in (events or {}).get("events", [])]
+        for message in found["cloudwatch"]:
+            streamed = json.loads(message) if message.startswith('{"eventVersion"') else None
+            found["cloudwatch_lines"] += streamed["sessionData"] if streamed else message.split("\n")
     if found["bucket"]:
-        key = f"{inputs.get('s3KeyPrefix') or ''}{session_id}.log"
+        key = transcript.s3_key(inputs.get("s3KeyPrefix") or "", session_id)
         with explained(f"reading s3://{found['bucket']}/{key}"):
             body = get_or_none(lab.client("s3").get_object, missing=("NoSuchKey",), Bucket=found["bucket"], Key=key)
         found["s3"] = body["Body"].read().decode() if body else None

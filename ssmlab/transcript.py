@@ -6,10 +6,18 @@ named after the session) or uploads it to S3 (s3:PutObject on `<prefix><session 
 the instance role, through the logs endpoint or the S3 gateway (User Guide, "Logging session
 data"). When it cannot, the session fails to start. One rule for the doctor (a finding per
 destination) and for the emulator (the session's failure).
+
+Below that rule, what the agent writes: the shell plugin copies everything it sends the client — the
+terminal's output, the echo of what was typed included — to a local file (shell.go, processStdoutData), then
+streams it to CloudWatch Logs as JSON events (`streamed_events`) or uploads it at the end (`uploaded_events`,
+and the S3 object `s3_key`). `ssmlab.emulator.session_log` writes them on the emulator.
 """
 
 from __future__ import annotations
 
+import json
+import posixpath
+import re
 from dataclasses import dataclass
 
 from ssmlab import netpath, policy
@@ -40,7 +48,8 @@ def resource(service: str, target: str, region: str, role_arn: str, session_id: 
     partition, account = (parts[1], parts[4]) if len(parts) > 4 else ("aws", "")
     if service == "logs":
         return f"arn:{partition}:logs:{region}:{account}:log-group:{target}:log-stream:{session_id}"
-    return f"arn:{partition}:s3:::{target}/{prefix}{session_id}" + ("" if session_id == ANY_SESSION else ".log")
+    key = f"{prefix}{ANY_SESSION}" if session_id == ANY_SESSION else s3_key(prefix, session_id)
+    return f"arn:{partition}:s3:::{target}/{key}"
 
 
 def problems(state: LabState, instance_id: str, preferences: dict | None,
@@ -77,3 +86,67 @@ def session_failure(state: LabState, instance_id: str, preferences: dict | None,
                     f"{problem.hop.detail if problem.hop else 'no path'}")
         return f"session logging to {problem.label} is configured but the instance role lacks {', '.join(problem.missing)}"
     return None
+
+
+# -- what the agent writes (aws/amazon-ssm-agent, agent/session/shell/shell.go and
+# agent/agentlogstocloudwatch/cloudwatchlogspublisher/cloudwatchlogsservice.go) ----------------------------------
+
+STREAM_EVENT_BYTES = 33_000  # StreamMessageLengthThresholdInBytes: one streamed (JSON) event's lines
+UPLOAD_EVENT_BYTES = 200_000  # MessageLengthThresholdInBytes: one event of a transcript uploaded at the end
+EVENTS_PER_CALL = 4  # maxNumberOfEventsPerCall: events in one PutLogEvents
+RUN_AS_USER = "ssm-user"  # who a session's shell runs as, without Run As support turned on (User Guide)
+# ANSI escape sequences as pborman/ansi Decode reads them: CSI, the control strings (OSC, DCS, SOS, PM, APC) up
+# to their terminator, two-character escapes, and the C1 codes; C0 characters such as \b are kept (its TODO).
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[\]P^_X].*?(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]|[\x80-\x9f]", re.S)
+_GO_HTML = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def s3_key(prefix: str, session_id: str) -> str:
+    """`<s3KeyPrefix>/<session id>.log`, joined as Go's path.Join does (fileutil.BuildS3Path in finishLogging)."""
+    return posixpath.normpath("/".join(p for p in (prefix, f"{session_id}.log") if p))
+
+
+def strip_ansi(text: str) -> str:
+    """A streamed line without its escape sequences (processMessage: ansi.Strip; on Linux
+    isCleanupOfControlCharactersRequired is true, since the log is the shell's raw stdout, shell_unix.go)."""
+    return _ANSI.sub("", text)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as bufio's ReadSlice('\\n') reads them: split at \\n only, each with its newline."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+def _events(lines: list[str], limit: int) -> list[str]:
+    """Lines (each with its newline) gathered into events of at most `limit` bytes, as getNextMessage does."""
+    events, message = [], ""
+    for line in lines:
+        if message and len((message + line).encode()) > limit:
+            events.append(message)
+            message = ""
+        message += line
+    return events + [message] if message else events
+
+
+def streamed_events(terminal: str, header: dict, event_time: str) -> list[str]:
+    """`cloudWatchStreamingEnabled`: the transcript as structured JSON events (SetCloudWatchMessage, then
+    buildEventInfo with structuredLogs): escape sequences stripped, tabs as spaces, carriage returns dropped,
+    one `sessionData` entry per line; `header` holds awsRegion, target, userIdentity, runAsUser, sessionId."""
+    found = []
+    for chunk in _events([strip_ansi(line) for line in _lines(terminal)], STREAM_EVENT_BYTES):
+        data = chunk.replace("\t", " ").replace("\r", "").split("\n")
+        message = {"eventVersion": "1.0", "eventTime": event_time, **header,
+                   "sessionData": data[:-1] if data[-1] == "" else data}
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))  # Go's json.Marshal, HTML-safe:
+        found.append(re.sub("[<>&\u2028\u2029]", lambda m: _GO_HTML[m.group()], text))
+    return found
+
+
+def uploaded_events(terminal: str) -> list[str]:
+    """Streaming off: the finished transcript uploaded as plain events (StreamData with isFileComplete, no
+    cleanup): \\r\\n as \\n, the last newline dropped; control characters kept, as in the S3 object."""
+    events = _events(_lines(terminal), UPLOAD_EVENT_BYTES)
+    plain = [e.replace("\r\n", "\n") for e in events]
+    if plain and plain[-1].endswith("\n"):
+        plain[-1] = plain[-1][:-1]
+    return [e for e in plain if e]

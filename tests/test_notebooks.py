@@ -62,7 +62,7 @@ def check(name: str, values: dict) -> None:
         assert values["doctor"]["ok"] and values["doctor"]["managed"] and values["doctor"]["errors"] == []
         assert values["run_command"]["status"] == "Success" and values["session"]["started"] == "Connected"
     if number == "07":
-        assert values["session_record"] == {"cloudwatch_events": 2, "s3": True}
+        assert values["session_record"] == {"cloudwatch_events": 1, "s3": True, "logged": {"CloudWatch Logs": True, "S3": True}}
         assert values["session_encryption"] == {"key_state": "Enabled", "named": True}
         assert "ROLE_MISSING_KMS_PERMISSIONS" in values["broken_kms_permission"]["errors"]
         assert values["fixed_kms_permission"]["ok"], values["fixed_kms_permission"]

@@ -6,7 +6,10 @@ sessionplugin`, RequireHandshake; FACTS.md); output_stream_data with PayloadType
 acknowledged, in order, resends re-acknowledged (handleStreamDataMessage); Size payloads carry the terminal's
 {cols, rows} (`agent/session/shell/shell.go` sets the pty's size). The real agent runs the shell on a pty,
 so the echo and the line editing come from the pty's line discipline; here `LineDiscipline` plays that part
-(canonical mode with ECHO, ICRNL, ONLCR). The simulation's choices: a responder answers whole lines; after
+(canonical mode with ECHO, ICRNL, ONLCR). Everything sent as Output — the prompt, the echo of what is typed,
+the answers — is also kept in the session's `terminal`, as the agent's shell plugin copies what it sends to the
+file it logs the session from (`agent/session/shell/shell.go`, processStdoutData); `session_log` writes it where
+the preferences say when the session ends. The simulation's choices: a responder answers whole lines; after
 each answer an ExitCode payload carries the line's exit status, which the real agent sends only for
 non-interactive commands — it lets a client read `$?` without typing `echo $?` (`ssmlab.session.client`
 relies on it only on the emulator); channel_closed, which AWS's service sends the client when the agent
@@ -86,6 +89,7 @@ class ShellChannel:
         reason = self.problem()
         if reason:
             return self.close(reason)
+        self.session.terminal = []  # the shell runs: from here on, what it prints is logged
         self.output(self.responder.prompt)
         try:
             for frame in self.connection:
@@ -146,6 +150,8 @@ class ShellChannel:
         self.output(self.responder.prompt)
 
     def output(self, text: str) -> None:
+        if text and self.session.terminal is not None:
+            self.session.terminal.append(text)
         self.stream(wire.OUTPUT, text.encode())
 
     def stream(self, payload_type: int, payload: bytes) -> None:

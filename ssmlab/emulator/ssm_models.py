@@ -8,7 +8,8 @@ channel on ssmmessages — "Online" is not "session ready" (FACTS.md). The wire 
 (parameters in, JSON out) is `ssm_api`'s; this module holds the state, as moto's
 models.py beside its responses.py.
 
-Nothing is executed: session records say so in one honest line.
+Nothing is executed on the host. A session's record in CloudWatch Logs or S3 is the transcript of the shell its
+data channel served (`session_log`), or, for a session whose channel was never opened, one emulator-made line.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ssmlab.emulator.agent import ONLINE
-from ssmlab.emulator.clock import iso
 from ssmlab.emulator.protocol import AwsError
 from ssmlab.emulator.responders import simulated_instance
 from ssmlab.preferences import DOCUMENT as PREFERENCES_DOCUMENT
@@ -81,6 +80,8 @@ class Session:
     log_group: str | None = None
     bucket: str | None = None
     s3_prefix: str = ""
+    streaming: bool = False  # cloudWatchStreamingEnabled
+    terminal: list[str] | None = None  # the agent's copy of what the shell printed; None: no shell ran
 
     @property
     def active(self) -> bool:
@@ -221,13 +222,12 @@ class SessionManagerBackend:
         session.log_group = preferences.get("cloudWatchLogGroupName") or None
         session.bucket = preferences.get("s3BucketName") or None
         session.s3_prefix = preferences.get("s3KeyPrefix") or ""
+        session.streaming = bool(preferences.get("cloudWatchStreamingEnabled"))
         # The KMS handshake comes first: it opens the data channel that logging then records.
         problem = self._encryption_problem(target, region, preferences.get("kmsKeyId")) or \
             self._logging_problem(target, session, preferences)
         if problem:
             session.status, session.details, session.ended_at = "Failed", problem, now
-        else:
-            self._record(session, "started")
         with self.lock:
             self.sessions[session.session_id] = session
         return session
@@ -264,36 +264,6 @@ class SessionManagerBackend:
 
         return transcript.session_failure(self.fleet.state_for(target), target, preferences, session.session_id)
 
-    def _record(self, session: Session, event: str) -> None:
-        """Write a clearly emulator-made session record where the preferences say."""
-        when = iso(self.clock.now())
-        line = (
-            f"ssmlab emulator: simulated session {session.session_id} {event} on {session.target} by {session.owner} "
-            f"at {when}; no shell ran, so there is no transcript."
-        )
-        if session.log_group:
-            from ssmlab.aws import get_or_none
-
-            logs = self._aws("logs", session.region)
-            get_or_none(  # the stream exists already when the session ends
-                logs.create_log_stream, missing=("ResourceAlreadyExistsException",),
-                logGroupName=session.log_group, logStreamName=session.session_id,
-            )
-            logs.put_log_events(
-                logGroupName=session.log_group,
-                logStreamName=session.session_id,
-                # The event is stamped with wall time: CloudWatch Logs refuses events from the future,
-                # and the simulated clock runs ahead. The simulated time is in the message.
-                logEvents=[{"timestamp": int(time.time() * 1000), "message": line}],
-            )
-        if session.bucket:
-            key = f"{session.s3_prefix}{session.session_id}.log"
-            s3 = self._aws("s3", session.region)
-            previous = ""
-            if event != "started":
-                previous = s3.get_object(Bucket=session.bucket, Key=key)["Body"].read().decode()
-            s3.put_object(Bucket=session.bucket, Key=key, Body=(previous + line + "\n").encode())
-
     def session(self, session_id: str) -> Session:
         session = self.sessions.get(session_id)
         if session is None:
@@ -306,10 +276,16 @@ class SessionManagerBackend:
                 if s.region == region]
 
     def terminate_session(self, session_id: str) -> Session:
+        """End the session (once, whoever ends it first) and write its record where the preferences say."""
+        from ssmlab.emulator import session_log
+
         session = self.session(session_id)
-        if session.active:
-            session.status, session.ended_at = "Terminated", self.clock.now()
-            self._record(session, "terminated")
+        with self.lock:
+            ending = session.active
+            if ending:
+                session.status, session.ended_at = "Terminated", self.clock.now()
+        if ending:
+            session_log.write(session, self._aws, self.fleet, session.ended_at)
         return session
 
     def end_session(self, session_id: str, reason: str) -> None:
