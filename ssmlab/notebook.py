@@ -266,6 +266,22 @@ def session_record(lab: Lab, session_id: str) -> dict[str, Any]:
     return found
 
 
+def transcript_holds(record_found: dict[str, Any], typed: Any, record_as: str | None = None) -> dict[str, bool]:
+    """Whether each record (CloudWatch Logs, S3) holds every command typed in `typed` (`shell`'s result) and its
+    answer. CloudWatch's streamed lines have their tabs made spaces (the agent's `buildEventInfo`), so tabs are
+    compared as spaces everywhere."""
+    shown = {"CloudWatch Logs": "\n".join(record_found["cloudwatch_lines"]),
+             "S3": (record_found["s3"] or "").replace("\r\n", "\n")}
+    holds = {where: all(f"{typed.prompt}{command}" in text.replace("\t", " ")
+                        and output.strip().replace("\t", " ") in text.replace("\t", " ") for command, output, _ in typed)
+             for where, text in shown.items()}
+    print("every command typed, and its answer, is in the record:", holds)
+    if record_as:
+        record(record_as, {"cloudwatch_events": len(record_found["cloudwatch"]), "s3": bool(record_found["s3"]),
+                           "logged": holds})
+    return holds
+
+
 def cleanup(lab: Lab) -> list:
     """`ssmlab cleanup` for the notebook's lab, printed as the command prints it (running the cell is the yes),
     with the plan shown first (and what it leaves, with why), a progress bar, one line per deletion, then the
