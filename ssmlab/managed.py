@@ -138,7 +138,8 @@ def start_session(lab: Lab, instance_id: str, reason: str | None = None) -> Sess
         if error_code(error) == "TargetNotConnected":
             raise LabError(
                 f"StartSession: {instance_id} is not connected: the agent holds no channel on ssmmessages "
-                "(a node can be Online for Run Command and still refuse sessions)"
+                "(a node can be Online for Run Command and still refuse sessions; an instance that has just started "
+                f"needs a little while first): `ssmlab doctor --instance-id {instance_id} --region {lab.region}` says why"
             ) from error
         raise explain(error, "starting the session") from error
     session_id = started["SessionId"]
