@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from ssmlab import __version__
+from ssmlab import __version__, cli_sessions
 from ssmlab.errors import BadInput, SsmlabError
 
 
@@ -114,10 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--yes", action="store_true", help="with --fix on target aws: do not ask first")
     doctor.set_defaults(func=cmd_doctor)
 
-    connect = commands.add_parser("connect", help="an interactive shell on the lab's instance over Session Manager")
-    _lab_arguments(connect)
-    connect.add_argument("--instance-id", help="default: the lab's instance")
-    connect.set_defaults(func=cmd_connect)
+    cli_sessions.add_commands(commands, _lab_arguments)  # connect, forward
 
     cost = commands.add_parser(
         "cost", help="what Session Manager's endpoints cost, against EC2 Instance Connect Endpoint and a NAT gateway")
@@ -223,8 +220,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-INSTANCE_ID_RE = r"i-[0-9a-f]{8}([0-9a-f]{9})?"
-
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     import re
@@ -233,7 +228,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from ssmlab.lab import Lab, default_region, default_target
     from ssmlab.render import diagnosis_text
 
-    if args.instance_id and not re.fullmatch(INSTANCE_ID_RE, args.instance_id):
+    if args.instance_id and not re.fullmatch(cli_sessions.INSTANCE_ID_RE, args.instance_id):
         raise BadInput(f"invalid instance id {args.instance_id!r}: expected i- followed by 8 or 17 hex digits")
     # A lab name is needed for the clients' labelling only; any instance in the region can be diagnosed.
     lab = Lab(args.lab or "doctor", args.region or default_region(), args.target or default_target())
@@ -275,18 +270,6 @@ def _doctor_fix(lab, args: argparse.Namespace, diagnoses: list) -> int:
     else:
         print(repair_text(outcome))
     return 0 if all(d.ok for d in outcome.after) else 1
-
-
-def cmd_connect(args: argparse.Namespace) -> int:
-    import re
-
-    from ssmlab.session import client, terminal
-
-    if args.instance_id and not re.fullmatch(INSTANCE_ID_RE, args.instance_id):
-        raise BadInput(f"invalid instance id {args.instance_id!r}: expected i- followed by 8 or 17 hex digits")
-    lab = _lab(args)
-    with client.open_shell(lab, client.lab_instance(lab, args.instance_id)) as shell:
-        return terminal.interact(shell)
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:

@@ -127,13 +127,17 @@ def run_command(lab: Lab, instance_id: str, commands: list[str], timeout: float 
     return CommandResult(command_id, instance_id, invocation["Status"], invocation.get("StandardOutputContent", ""))
 
 
-def start_session(lab: Lab, instance_id: str, reason: str | None = None) -> Session:
-    """Start a Session Manager session through the API (what the console's Connect button does first)."""
+def start_session(lab: Lab, instance_id: str, reason: str | None = None, document: str | None = None,
+                  parameters: dict[str, list[str]] | None = None) -> Session:
+    """Start a Session Manager session through the API (what the console's Connect button does first); a
+    `document` such as AWS-StartPortForwardingSession, with its `parameters`, for other kinds of session."""
     from botocore.exceptions import ClientError
 
     ssm = lab.client("ssm")
+    extra = {**({"Reason": reason} if reason else {}), **({"DocumentName": document} if document else {}),
+             **({"Parameters": parameters} if parameters else {})}
     try:
-        started = ssm.start_session(Target=instance_id, **({"Reason": reason} if reason else {}))
+        started = ssm.start_session(Target=instance_id, **extra)
     except ClientError as error:
         if error_code(error) == "TargetNotConnected":
             raise LabError(

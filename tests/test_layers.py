@@ -16,7 +16,7 @@ PURE = {
     "ssmlab.node_status", "ssmlab.transcript", "ssmlab.hibernation", "ssmlab.amis", "ssmlab.kmskey",
     "ssmlab.preferences", "ssmlab.obstacles", "ssmlab.status", "ssmlab.whatif", "ssmlab.addressing",
     "ssmlab.diagram_scene", "ssmlab.diagram_breaks", "ssmlab.cost", "ssmlab.prices",
-    "ssmlab.teardown.plan", "ssmlab.session.protocol", "ssmlab.instance",
+    "ssmlab.teardown.plan", "ssmlab.session.protocol", "ssmlab.session.portsession", "ssmlab.instance",
 }
 NEVER = ("boto3", "botocore", "moto", "awscli")
 

@@ -61,7 +61,9 @@ class DataChannelServer:
                 self._thread.join(timeout=5)
 
     def _handle(self, connection: Any) -> None:
+        from ssmlab.emulator.port_channel import PortChannel
         from ssmlab.emulator.shell_channel import ShellChannel
+        from ssmlab.session.portsession import DOCUMENTS
 
         try:
             session = self._open(connection)
@@ -75,9 +77,12 @@ class DataChannelServer:
             return
         target = session.target
         try:
-            responder = self.responder_for(session)
-            ShellChannel(connection, session, responder, problem=lambda: self.backend.channel_problem(target),
-                         end=lambda reason: self.backend.end_session(session.session_id, reason)).serve()
+            problem = lambda: self.backend.channel_problem(target)  # noqa: E731
+            end = lambda reason: self.backend.end_session(session.session_id, reason)  # noqa: E731
+            if session.document in DOCUMENTS:  # a port session: the port plugin's channel
+                PortChannel(connection, session, self.responder_for.port_target(session), problem, end).serve()
+            else:
+                ShellChannel(connection, session, self.responder_for(session), problem=problem, end=end).serve()
         except Exception:  # one channel's failure is logged and closes that channel only
             log.exception("data channel of %s failed", session.session_id)
             connection.close(1011, "internal error")

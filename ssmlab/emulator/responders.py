@@ -46,6 +46,23 @@ class Responders:
             else:
                 self._overrides[instance_id] = kind
 
+    def port_target(self, session: Any) -> Any:
+        """What a port session's agent dials: the simulated instance's services (`instance.services`)."""
+        from ssmlab.emulator.port_channel import PortTarget
+        from ssmlab.instance import services
+        from ssmlab.session import portsession
+
+        fleet, instance_id = self.fleet, session.target
+        agent = fleet.agents.get(instance_id)
+
+        def dial(port: int, host: str | None) -> Any:
+            if host is not None:
+                return f"ssmlab: forwarding to a remote host ({host}) is not simulated yet"
+            found = services.dial(fleet.state_for(instance_id), instance_id, port, fleet.clock.now())
+            return found if found is not None else portsession.connection_refused(port)
+
+        return PortTarget(getattr(agent, "version", "") or "", dial)
+
     def __call__(self, session: Any) -> Any:
         with self._lock:
             kind = self._overrides.get(session.target)

@@ -201,7 +201,7 @@ class SessionManagerApi:
     def start_session(self, region: str, account: str, params: dict) -> dict:
         session = self.backend.start_session(region, account, params.get("Target", ""),
                                              document=params.get("DocumentName", PREFERENCES_DOCUMENT),
-                                             reason=params.get("Reason", ""))
+                                             reason=params.get("Reason", ""), parameters=params.get("Parameters"))
         return {"SessionId": session.session_id, **self.backend.stream(session)}
 
     def describe_sessions(self, region: str, account: str, params: dict) -> dict:

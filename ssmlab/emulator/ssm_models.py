@@ -82,6 +82,7 @@ class Session:
     s3_prefix: str = ""
     streaming: bool = False  # cloudWatchStreamingEnabled
     terminal: list[str] | None = None  # the agent's copy of what the shell printed; None: no shell ran
+    parameters: dict = field(default_factory=dict)  # StartSession's Parameters (a port session's port, host)
 
     @property
     def active(self) -> bool:
@@ -199,7 +200,8 @@ class SessionManagerBackend:
 
     # -- Session Manager -----------------------------------------------------------------------
 
-    def start_session(self, region: str, account: str, target: str, document: str, reason: str) -> Session:
+    def start_session(self, region: str, account: str, target: str, document: str, reason: str,
+                      parameters: dict | None = None) -> Session:
         """A session with the agent on `target`: refused unless it can hold a data channel on ssmmessages;
         Failed, with the agent's reason, when it cannot decrypt the session key or write the transcript."""
         agent = self._managed_agent(region, account, target)
@@ -217,6 +219,7 @@ class SessionManagerBackend:
             document=document,
             reason=reason,
             started_at=now,
+            parameters=dict(parameters or {}),
         )
         preferences = self._preferences(region)
         session.log_group = preferences.get("cloudWatchLogGroupName") or None

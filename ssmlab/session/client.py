@@ -15,6 +15,7 @@ protocol but not yet verified against a real account.
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from typing import Any
@@ -40,31 +41,30 @@ class ChannelClosed(LabError):
         super().__init__(f"session {session_id} ended: {output}" if output else f"session {session_id} ended")
 
 
-class Shell:
-    """One shell session's data channel. Use as a context manager, or call close()."""
+class Channel:
+    """One session's data channel, as the plugin's DataChannel keeps it: stream messages numbered in order,
+    every agent message acknowledged and kept in order, the handshake answered. Shell and port forwarding
+    (`session.forward`) build on it. Sending is safe from several threads."""
 
-    def __init__(self, websocket: Any, session_id: str, *, marker: bool) -> None:
+    client_version = CLIENT_VERSION
+
+    def __init__(self, websocket: Any, session_id: str) -> None:
         self.ws = websocket
         self.session_id = session_id
-        self.marker = marker  # read the exit status from an echoed marker (AWS) instead of ExitCode (emulator)
-        self.prompt = ""
         self.closed: ChannelClosed | None = None
         self.session_type = ""
+        self.session_properties: Any = None
+        self.handshake_complete = False
         self._sequence = 0
         self._receiver = wire.InOrderReceiver()
+        self._lock = threading.Lock()
 
     # -- sending -----------------------------------------------------------------------------------------
 
-    def send_keys(self, data: bytes) -> None:
-        """Keystrokes as typed: Enter is \\r (the plugin turns a lone \\n into \\r, SendInputDataMessage)."""
-        self._stream(wire.OUTPUT, data)
-
-    def resize(self, cols: int, rows: int) -> None:
-        self._stream(wire.SIZE, wire.size(cols, rows))
-
     def _stream(self, payload_type: int, payload: bytes) -> None:
-        self._send(wire.stream(wire.INPUT_STREAM, self._sequence, payload_type, payload))
-        self._sequence += 1
+        with self._lock:
+            self._send(wire.stream(wire.INPUT_STREAM, self._sequence, payload_type, payload))
+            self._sequence += 1
 
     def _send(self, message: wire.ClientMessage) -> None:
         if self.closed:
@@ -107,6 +107,7 @@ class Shell:
     def _handshake(self, message: wire.ClientMessage) -> bool:
         """Handle a handshake payload (True), as handleHandshakeRequest / handleHandshakeComplete do."""
         if message.payload_type == wire.HANDSHAKE_COMPLETE:
+            self.handshake_complete = True
             return True
         if message.payload_type != wire.HANDSHAKE_REQUEST:
             return False
@@ -115,14 +116,16 @@ class Shell:
         for action in request.get("RequestedClientActions") or []:
             kind = action.get("ActionType")
             if kind == wire.SESSION_TYPE:
-                self.session_type = (action.get("ActionParameters") or {}).get("SessionType", "")
+                parameters = action.get("ActionParameters") or {}
+                self.session_type = parameters.get("SessionType", "")
+                self.session_properties = parameters.get("Properties")
                 processed.append(wire.processed_action(kind, wire.SUCCESS))
             else:
                 errors.append(f"Unsupported action {kind}" if kind != wire.KMS_ENCRYPTION
                               else "this client does not do KMS encryption yet")
                 processed.append(wire.processed_action(kind, wire.FAILED if kind == wire.KMS_ENCRYPTION
                                                        else wire.UNSUPPORTED, errors[-1]))
-        self._stream(wire.HANDSHAKE_RESPONSE, wire.handshake_response(CLIENT_VERSION, processed, errors))
+        self._stream(wire.HANDSHAKE_RESPONSE, wire.handshake_response(self.client_version, processed, errors))
         if any(a.get("ActionType") == wire.KMS_ENCRYPTION for a in request.get("RequestedClientActions") or []):
             raise LabError("the session asks for KMS encryption: this client does not do KMS encryption yet "
                            "(use the AWS CLI with the Session Manager plugin for an encrypted session)")
@@ -143,7 +146,22 @@ class Shell:
                     code = int(message.text.strip() or 0)
         return text, code
 
-    # -- the shell ---------------------------------------------------------------------------------------
+
+
+class Shell(Channel):
+    """One shell session's data channel. Use as a context manager, or call close()."""
+
+    def __init__(self, websocket: Any, session_id: str, *, marker: bool) -> None:
+        super().__init__(websocket, session_id)
+        self.marker = marker  # read the exit status from an echoed marker (AWS) instead of ExitCode (emulator)
+        self.prompt = ""
+
+    def send_keys(self, data: bytes) -> None:
+        """Keystrokes as typed: Enter is \\r (the plugin turns a lone \\n into \\r, SendInputDataMessage)."""
+        self._stream(wire.OUTPUT, data)
+
+    def resize(self, cols: int, rows: int) -> None:
+        self._stream(wire.SIZE, wire.size(cols, rows))
 
     def wait_for_prompt(self, timeout: float = 10.0) -> str:
         """The first output is the shell's prompt (on AWS, whatever the shell prints first)."""
@@ -191,16 +209,22 @@ class Shell:
         self.close()
 
 
-def connect(stream_url: str, token: str, session_id: str, *, marker: bool, timeout: float = 10.0,
-            size: tuple[int, int] = DEFAULT_SIZE) -> Shell:
-    """Open StreamUrl with its token and wait for the prompt (streaming.go: Open, FinalizeDataChannelHandshake)."""
+def open_channel(stream_url: str, token: str, timeout: float = 10.0, client_version: str = CLIENT_VERSION) -> Any:
+    """The WebSocket to StreamUrl with the opening frame sent (streaming.go: Open, FinalizeDataChannelHandshake)."""
     import websocket
 
     try:
         ws = websocket.create_connection(stream_url, timeout=timeout, enable_multithread=True)
     except (OSError, websocket.WebSocketException) as error:
         raise LabError(f"cannot open the session's data channel {stream_url}: {error}") from error
-    ws.send(wire.opening_frame(token, CLIENT_ID, CLIENT_VERSION, str(uuid.uuid4())))
+    ws.send(wire.opening_frame(token, CLIENT_ID, client_version, str(uuid.uuid4())))
+    return ws
+
+
+def connect(stream_url: str, token: str, session_id: str, *, marker: bool, timeout: float = 10.0,
+            size: tuple[int, int] = DEFAULT_SIZE) -> Shell:
+    """Open StreamUrl with its token and wait for the prompt."""
+    ws = open_channel(stream_url, token, timeout)
     shell = Shell(ws, session_id, marker=marker)
     try:
         shell.resize(*size)  # the plugin sends the size first (shellsession.go, handleTerminalResize)

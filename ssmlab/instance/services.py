@@ -1,0 +1,102 @@
+"""The simulated instance's listening ports: what a port-forwarding session's agent reaches when it dials
+localhost:<port>. Pure: bytes in, bytes out; nothing listens on the host.
+
+The simulation's choices, all of them: the instance runs a small web server on port 80 that answers HTTP/1.1
+with a page naming the instance, its private IP, its private DNS name and its Availability Zone, from the lab's
+state (the kit's AMI runs no web server: this one stands for "a service on the instance"); port 22 is sshd,
+which sends its identification line (RFC 4253 section 4.2) as soon as a connection opens and, since the
+simulation does not speak SSH's key exchange, closes when the client answers; any other port has nothing
+listening, so the agent's dial is refused (`session.portsession.connection_refused`). Every connection is
+answered once and then closed by the server (`Connection: close`), as a server may (RFC 9112 section 9.6).
+"""
+
+from __future__ import annotations
+
+import html
+from email.utils import formatdate
+
+from ssmlab.instance import host
+from ssmlab.model import LabState
+
+WEB_PORT, SSH_PORT = 80, 22
+SERVER = "ssmlab-simulated-httpd"  # the Server header says what it is
+SSH_IDENT = {"al2023": b"SSH-2.0-OpenSSH_8.7\r\n", "al2": b"SSH-2.0-OpenSSH_7.4\r\n",
+             "ubuntu": b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n"}  # the distributions' OpenSSH versions
+MAX_REQUEST = 64 * 1024
+
+
+class WebServer:
+    """One HTTP connection: reads one request's head, answers it, closes."""
+
+    def __init__(self, page: str, now: float) -> None:
+        self.page = page.encode()
+        self.now = now
+        self.buffer = b""
+
+    def opening(self) -> bytes:
+        return b""
+
+    def receive(self, data: bytes) -> tuple[bytes, bool]:
+        """(bytes the server sends back, whether it closes the connection now)."""
+        self.buffer += data
+        if b"\r\n\r\n" not in self.buffer and b"\n\n" not in self.buffer:
+            if len(self.buffer) > MAX_REQUEST:
+                return self._answer(431, "Request Header Fields Too Large", b""), True
+            return b"", False
+        request_line = self.buffer.split(b"\n", 1)[0].decode("latin-1").strip()
+        parts = request_line.split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            return self._answer(400, "Bad Request", b"<h1>400 Bad Request</h1>\n"), True
+        method, target = parts[0], parts[1]
+        if method not in ("GET", "HEAD"):
+            return self._answer(405, "Method Not Allowed", b"<h1>405 Method Not Allowed</h1>\n",
+                                extra="Allow: GET, HEAD\r\n"), True
+        if target.split("?", 1)[0] not in ("/", "/index.html"):
+            return self._answer(404, "Not Found", b"<h1>404 Not Found</h1>\n", head=method == "HEAD"), True
+        return self._answer(200, "OK", self.page, head=method == "HEAD"), True
+
+    def _answer(self, status: int, reason: str, body: bytes, extra: str = "", head: bool = False) -> bytes:
+        lines = (f"HTTP/1.1 {status} {reason}\r\nDate: {formatdate(self.now, usegmt=True)}\r\n"
+                 f"Server: {SERVER}\r\nContent-Type: text/html; charset=utf-8\r\n"
+                 f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n")
+        return lines.encode() + (b"" if head else body)
+
+
+class SshServer:
+    """sshd as far as its identification line; then the connection closes (no key exchange here)."""
+
+    def __init__(self, ident: bytes) -> None:
+        self.ident = ident
+
+    def opening(self) -> bytes:
+        return self.ident
+
+    def receive(self, data: bytes) -> tuple[bytes, bool]:
+        return b"", True
+
+
+def page(state: LabState, instance_id: str) -> str:
+    """The web server's page: who answered, from the lab's state."""
+    instance = state.instance(instance_id)
+    if instance is None:
+        return "<!DOCTYPE html>\n<title>ssmlab</title>\n<p>unknown instance</p>\n"
+    subnet = state.subnet(instance.subnet_id) if instance.subnet_id else None
+    rows = [("instance", instance.instance_id), ("private IP", instance.private_ip or "-"),
+            ("private DNS name", host.private_name(state, instance)), ("Availability Zone", subnet.az if subnet else "-"),
+            ("subnet", instance.subnet_id or "-"), ("VPC", instance.vpc_id or "-")]
+    cells = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return (f"<!DOCTYPE html>\n<html><head><title>{html.escape(instance.instance_id)}</title></head><body>\n"
+            f"<h1>Hello from {html.escape(instance.instance_id)}</h1>\n"
+            "<p>Served on port 80 of the private instance, reached through Session Manager port forwarding "
+            "(a simulated web server: ssmlab's emulator).</p>\n"
+            f"<table>\n{cells}\n</table>\n</body></html>\n")
+
+
+def dial(state: LabState, instance_id: str, port: int, now: float) -> WebServer | SshServer | None:
+    """What answers a connection to localhost:<port> on the instance; None: nothing listens (refused)."""
+    instance = state.instance(instance_id)
+    if port == WEB_PORT:
+        return WebServer(page(state, instance_id), now)
+    if port == SSH_PORT and instance is not None:
+        return SshServer(SSH_IDENT.get(host.os_of(state, instance).key, SSH_IDENT["al2023"]))
+    return None
