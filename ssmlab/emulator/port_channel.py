@@ -15,7 +15,9 @@ session. Every input stream message is acknowledged, in order (handleStreamDataM
 The simulation's choices: a client that reports a version >= 1.1.70 would get multiplexed forwarding (smux)
 from a real agent; this agent does not multiplex, so it ends such a session saying so. channel_closed, which
 AWS's service sends the client when the agent's session ends, is sent from here with the agent's reason as
-Output. The ssmmessages path is judged at the start and at every dial (a new TCP connection).
+Output. The ssmmessages path is judged at the start and at every dial (a new TCP connection). With a host
+(AWS-StartPortForwardingSessionToRemoteHost) the dial is judged by `hostpath` (port.go validateParameters and
+DialCall); a failed one ends the session with the agent's words, and the session's Details add why (ssmlab:).
 """
 
 from __future__ import annotations
@@ -35,10 +37,18 @@ log = logging.getLogger("ssmlab.emulator.datachannel")
 @dataclass(frozen=True)
 class PortTarget:
     """What the agent on the instance offers a port session: its version and a dial(port, host) that returns a
-    service (`instance.services`) or the dial's error text."""
+    service (`instance.services`), the dial's error text, or Unreachable (error text and the session's Details)."""
 
     agent_version: str
     dial: Callable[[int, str | None], Any]
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A dial that failed: the agent's words (channel_closed's Output) and the session's Details."""
+
+    words: str
+    details: str
 
 
 class PortChannel(ShellChannel):
@@ -137,6 +147,9 @@ class PortChannel(ShellChannel):
         reason = self.problem()
         if not reason:
             found = self.target.dial(int(self.properties["portNumber"]), self.properties.get("host") or None)
+            if isinstance(found, Unreachable):
+                self.close(found.words, found.details)
+                return False
             if isinstance(found, str):
                 reason = found
         if reason:
@@ -157,9 +170,9 @@ class PortChannel(ShellChannel):
         for piece in port.chunks(data):  # SendStreamDataMessage ignores an empty payload: chunks gives none
             self.stream(wire.OUTPUT, piece)
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, details: str | None = None) -> None:
         """The session ends (the reason: why; empty for a clean end): the shell channel's channel_closed, once."""
         if self.closed:
             return
         self.service = None
-        super().close(reason)
+        super().close(reason, details)

@@ -57,7 +57,7 @@ class Responders:
 
         def dial(port: int, host: str | None) -> Any:
             if host is not None:
-                return f"ssmlab: forwarding to a remote host ({host}) is not simulated yet"
+                return remote_dial(fleet.state_for(instance_id), instance_id, port, host)
             found = services.dial(fleet.state_for(instance_id), instance_id, port, fleet.clock.now())
             return found if found is not None else portsession.connection_refused(port)
 
@@ -69,6 +69,29 @@ class Responders:
         if kind is not None:
             return TEST_RESPONDERS[kind]()
         return simulated_instance(self.fleet, session.target)
+
+
+def remote_dial(state: Any, instance_id: str, port: int, host: str) -> Any:
+    """The agent's dial to host:port (`hostpath`): the host's service, or Unreachable (the agent's words, and
+    the session's Details: those words and why, prefixed ssmlab:). A dropped SYN is answered at once, where the
+    kernel would give up after its SYN retries (the simulation's choice)."""
+    from ssmlab import hostpath
+    from ssmlab.emulator.port_channel import Unreachable
+    from ssmlab.instance import services
+    from ssmlab.session import portsession
+
+    judged = hostpath.path(state, instance_id, host, port)
+    failed = judged.first_failure
+    if judged.refusal:
+        words = judged.refusal if judged.address else f"Unable to connect to specified port: {judged.refusal}"
+    elif failed is not None:
+        words = portsession.dial_timeout(port, judged.address or host)
+    else:
+        found = services.dial_host(state, judged.target.instance_id, port)
+        if found is not None:
+            return found
+        return portsession.connection_refused(port, judged.address)
+    return Unreachable(words, f"{words} (ssmlab: {failed.detail if failed else judged.refusal})")
 
 
 def simulated_instance(fleet: Any, instance_id: str, user: str = "ssm-user") -> SimulatedInstance:

@@ -164,11 +164,12 @@ class ShellChannel:
     def send(self, message: wire.ClientMessage) -> None:
         self.connection.send(wire.encode(message))
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, details: str | None = None) -> None:
         """channel_closed (Output: the reason; empty when the shell exited, and the plugin prints "Exiting
-        session with sessionId: …"), the session ended in the backend, the WebSocket closed."""
+        session with sessionId: …"), the session ended in the backend (Details: `details`, else the reason),
+        the WebSocket closed."""
         self.closed = True
-        self.end(reason)
+        self.end(details or reason)
         try:
             self.send(wire.channel_closed(self.session.session_id, reason, self.session.target))
         finally:

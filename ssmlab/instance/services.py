@@ -8,17 +8,32 @@ which sends its identification line (RFC 4253 section 4.2) as soon as a connecti
 simulation does not speak SSH's key exchange, closes when the client answers; any other port has nothing
 listening, so the agent's dial is refused (`session.portsession.connection_refused`). Every connection is
 answered once and then closed by the server (`Connection: close`), as a server may (RFC 9112 section 9.6).
+
+A remote host (`dial_host`, for AWS-StartPortForwardingSessionToRemoteHost): the instance named <lab>-database
+(`steps.private_host`) runs PostgreSQL on 5432, speaking the frontend/backend protocol's first exchange
+(PostgreSQL documentation, "Frontend/Backend Protocol": "Message Flow" and "Message Formats"): it sends nothing
+until the client speaks; an SSLRequest or GSSENCRequest (length 8, code 80877103 / 80877104) is answered 'N'
+(no encryption); a StartupMessage (protocol 3.0, 196608) is answered AuthenticationMD5Password ('R', 5, a salt);
+the PasswordMessage ('p') that follows gets an ErrorResponse ('E': S/V FATAL, C 28P01 invalid_password, M
+"password authentication failed for user \"U\"", as src/backend/libpq/auth.c words it) and the server closes.
+The simulation's choices: md5 rather than a newer server's SCRAM, every password is wrong (there is no database
+behind it), anything else is answered with the ErrorResponse for a protocol violation (08P01). Nothing else
+listens on a remote host: its other ports refuse.
 """
 
 from __future__ import annotations
 
 import html
+import struct
 from email.utils import formatdate
 
 from ssmlab.instance import host
 from ssmlab.model import LabState
 
-WEB_PORT, SSH_PORT = 80, 22
+WEB_PORT, SSH_PORT, POSTGRES_PORT = 80, 22, 5432
+DATABASE_ROLE = "database"  # the Name tag <lab>-database: steps.private_host
+SSL_REQUEST, GSSENC_REQUEST, PROTOCOL_3 = 80877103, 80877104, 196608
+MD5_SALT = b"ssml"  # the simulation's fixed salt
 SERVER = "ssmlab-simulated-httpd"  # the Server header says what it is
 SSH_IDENT = {"al2023": b"SSH-2.0-OpenSSH_8.7\r\n", "al2": b"SSH-2.0-OpenSSH_7.4\r\n",
              "ubuntu": b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n"}  # the distributions' OpenSSH versions
@@ -75,6 +90,60 @@ class SshServer:
         return b"", True
 
 
+class PostgresServer:
+    """PostgreSQL's side of a connection as far as the password, which is always wrong."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.user = ""
+        self.started = False
+
+    def opening(self) -> bytes:
+        return b""  # the server waits for the client's first message
+
+    def receive(self, data: bytes) -> tuple[bytes, bool]:
+        self.buffer += data
+        answer = b""
+        while True:
+            header = 4 if not self.started else 5  # startup-phase messages have no type byte
+            if len(self.buffer) < header:
+                return answer, False
+            length = struct.unpack("!I", self.buffer[header - 4:header])[0]
+            if length < 4 or length > MAX_REQUEST:
+                return answer + error("08P01", "invalid length of startup packet"), True
+            size = length + header - 4
+            if len(self.buffer) < size:
+                return answer, False
+            message, self.buffer = self.buffer[:size], self.buffer[size:]
+            reply, closes = self._one(message)
+            answer += reply
+            if closes:
+                return answer, True
+
+    def _one(self, message: bytes) -> tuple[bytes, bool]:
+        if self.started:
+            if message[:1] == b"p":
+                return error("28P01", f'password authentication failed for user "{self.user}"'), True
+            return error("08P01", f"expected password response, got message type {message[:1].decode('latin-1')}"), True
+        code = struct.unpack("!I", message[4:8])[0] if len(message) >= 8 else 0
+        if code in (SSL_REQUEST, GSSENC_REQUEST):
+            return b"N", False
+        if code != PROTOCOL_3:
+            return error("0A000", f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}"), True
+        fields = message[8:].split(b"\0")
+        pairs = dict(zip(fields[0::2], fields[1::2]))
+        self.user = pairs.get(b"user", b"").decode("utf-8", "replace")
+        self.started = True
+        return b"R" + struct.pack("!II", 12, 5) + MD5_SALT, False
+
+
+def error(code: str, text: str) -> bytes:
+    """An ErrorResponse: 'E', its length, then fields (type byte, C string), then a zero byte."""
+    body = b"".join(kind + value.encode() + b"\0" for kind, value in
+                    ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", code), (b"M", text))) + b"\0"
+    return b"E" + struct.pack("!I", len(body) + 4) + body
+
+
 def page(state: LabState, instance_id: str) -> str:
     """The web server's page: who answered, from the lab's state."""
     instance = state.instance(instance_id)
@@ -99,4 +168,13 @@ def dial(state: LabState, instance_id: str, port: int, now: float) -> WebServer 
         return WebServer(page(state, instance_id), now)
     if port == SSH_PORT and instance is not None:
         return SshServer(SSH_IDENT.get(host.os_of(state, instance).key, SSH_IDENT["al2023"]))
+    return None
+
+
+def dial_host(state: LabState, instance_id: str, port: int) -> PostgresServer | None:
+    """What answers a connection to `port` on another instance of the VPC; None: nothing listens (refused)."""
+    instance = state.instance(instance_id)
+    name = dict(instance.tags).get("Name", "") if instance else ""
+    if port == POSTGRES_PORT and name.endswith(f"-{DATABASE_ROLE}"):
+        return PostgresServer()
     return None
