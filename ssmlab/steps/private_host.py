@@ -47,7 +47,7 @@ def ensure(lab: Lab, port: int = POSTGRES) -> PrivateHost:
         raise LabError(f"lab {lab.name} has no instance: build the lab first (ssmlab build)")
     instance_sg = instance["SecurityGroups"][0]["GroupId"]
     created: list[str] = []
-    group = security_groups._group(
+    group = security_groups.ensure_group(
         lab, SimpleNamespace(vpc_id=instance["VpcId"]), {}, ROLE,
         f"ssmlab: the database host accepts tcp {port} from the instance's security group only", created)
     if not any(p.get("FromPort") == port and any(g.get("GroupId") == instance_sg for g in p.get("UserIdGroupPairs", []))
@@ -58,7 +58,7 @@ def ensure(lab: Lab, port: int = POSTGRES) -> PrivateHost:
                             "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
                             "UserIdGroupPairs": [{"GroupId": instance_sg, "Description": "from the lab's instance"}]}],
                         TagSpecifications=lab.tag_specifications("security-group-rule", f"{ROLE}-in"))
-    security_groups._revoke_allow_all_egress(lab, group)  # replies need no rule: groups are stateful
+    security_groups.revoke_allow_all_egress(lab, group)  # replies need no rule: groups are stateful
 
     found = only(_instances(lab, ROLE), "database host", "InstanceId", lab)
     if found is None:

@@ -78,26 +78,26 @@ def ensure(lab: Lab, network: Network) -> SecurityGroups:
         )
     by_name = {g["GroupName"]: g for g in groups}
 
-    endpoint_sg = _group(
+    endpoint_sg = ensure_group(
         lab, network, by_name, "endpoints",
         "ssmlab: interface endpoints accept HTTPS from inside the VPC", created,
     )
-    instance_sg = _group(
+    instance_sg = ensure_group(
         lab, network, by_name, "instance",
         "ssmlab: the instance takes no inbound traffic and may only call HTTPS inside the VPC", created,
     )
 
     # Endpoint SG: inbound 443 from the VPC, and nothing else (an endpoint never starts a connection).
     ensure_https_rule(lab, endpoint_sg, "ingress", "endpoints-https-in", "HTTPS from the lab VPC", cidr=network.cidr)
-    _revoke_allow_all_egress(lab, endpoint_sg)
+    revoke_allow_all_egress(lab, endpoint_sg)
 
     # Instance SG: no inbound rule; outbound 443 to the VPC (where the endpoints' interfaces are) only.
     ensure_https_rule(lab, instance_sg, "egress", "instance-https-out", "HTTPS to the VPC endpoints", cidr=network.cidr)
-    _revoke_allow_all_egress(lab, instance_sg)
+    revoke_allow_all_egress(lab, instance_sg)
     return SecurityGroups(endpoint_sg["GroupId"], instance_sg["GroupId"], tuple(created))
 
 
-def _group(
+def ensure_group(
     lab: Lab, network: Network, by_name: dict[str, dict], role: str, description: str, created: list[str]
 ) -> dict[str, Any]:
     name = f"{lab.name}-{role}"
@@ -128,7 +128,7 @@ def _group(
     return {"GroupId": group["GroupId"], "GroupName": name, "IpPermissions": [], "IpPermissionsEgress": [ALLOW_ALL_EGRESS]}
 
 
-def _revoke_allow_all_egress(lab: Lab, group: dict[str, Any]) -> None:
+def revoke_allow_all_egress(lab: Lab, group: dict[str, Any]) -> None:
     if has_rule(group.get("IpPermissionsEgress", []), "-1", None, "0.0.0.0/0"):
         with explained(f"revoking the default allow-all egress of {group['GroupName']}"):
             get_or_none(lab.client("ec2").revoke_security_group_egress, missing=("InvalidPermission.NotFound",),
