@@ -15,13 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))  # figures.py, bench_sessions.py, handwritten.py
+
+from bench_sessions import bench_forward_throughput, bench_session_round_trip  # noqa: E402
+from figures import RESULTS, report  # noqa: E402
+
 BIN = Path(sys.executable).parent
-RESULTS: list[tuple[str, str, str, str, bool]] = []
-
-
-def report(name: str, measured: str, baseline: str, ratio: str, ok: bool) -> None:
-    RESULTS.append((name, measured, baseline, ratio, ok))
-    print(f"{'PASS' if ok else 'MISS'} {name:<38} {measured:>16}   baseline {baseline:>16}   {ratio}", flush=True)
 
 
 def median_seconds(command: list[str], runs: int = 7) -> float:
@@ -194,56 +193,6 @@ def bench_make_lab(lab_factory, runs: int = 5) -> None:
            f"x{measured / baseline:.2f}; budget x1.30, < 300 s (medians of {runs})", ok)
 
 
-def _echo_round_trips(runs: int) -> list[float]:
-    """The floor: a small frame to a loopback `websockets` echo server and back (`websocket-client`), `runs` times."""
-    import threading
-
-    import websocket
-    from websockets.sync.server import serve
-
-    def echo(connection) -> None:
-        for frame in connection:
-            connection.send(frame)
-
-    with serve(echo, "127.0.0.1", 0, compression=None) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        ws = websocket.create_connection(f"ws://127.0.0.1:{server.socket.getsockname()[1]}")
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            ws.send_bytes(b"x" * 150)  # about one client message: the 116-byte header and a short payload
-            ws.recv()
-            times.append(time.perf_counter() - started)
-        ws.close()
-        server.shutdown()
-    return times
-
-
-def bench_session_round_trip(lab_factory, runs: int = 50) -> None:
-    """A command's round trip in a Session Manager shell on the emulator (issue 17): `Shell.run("hostname")` over
-    the data channel, answered by the simulated instance; p50 <= 50 ms. Baseline: a loopback WebSocket echo."""
-    from ssmlab.build import build
-    from ssmlab.emulator import control
-    from ssmlab.emulator.agent import AGENT_START_DELAY
-    from ssmlab.session.client import open_shell
-
-    lab = lab_factory("bench-session")
-    instance_id = build(lab).results["instance"].instance_id
-    control.advance_clock(lab, AGENT_START_DELAY + 5)
-    with open_shell(lab, instance_id) as shell:
-        shell.run("hostname")  # warm: the first answer reads the lab's state
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            shell.run("hostname")
-            times.append(time.perf_counter() - started)
-    floor = _echo_round_trips(runs)
-    p50, p95 = statistics.median(times) * 1000, statistics.quantiles(times, n=20)[-1] * 1000
-    echo50 = statistics.median(floor) * 1000
-    report(f"shell: hostname round trip (x{runs})", f"p50 {p50:.1f} ms, p95 {p95:.1f} ms",
-           f"{echo50:.2f} ms (ws echo)", f"x{p50 / echo50:.0f}; budget p50 <= 50 ms", p50 <= 50)
-
-
 OTHER_LABS = 50
 
 
@@ -384,11 +333,10 @@ def _rss_mb(pid: int) -> float:
 
 def main() -> int:
     os.environ.setdefault("SSMLAB_STATE_DIR", tempfile.mkdtemp(prefix="ssmlab-bench-"))
-    sys.path.insert(0, str(Path(__file__).parent))
     bench_cli_startup()
     bench_doctor_thousand()
     with_emulator(lambda labs: (bench_make_lab(labs), bench_build_calls(labs), bench_doctor_calls(labs),
-                                bench_session_round_trip(labs)))
+                                bench_session_round_trip(labs), bench_forward_throughput(labs)))
     bench_beside_other_labs()
     bench_make_test()
     missed = [r[0] for r in RESULTS if not r[4]]

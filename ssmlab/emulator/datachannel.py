@@ -41,7 +41,10 @@ class DataChannelServer:
     def start(self) -> "DataChannelServer":
         from websockets.sync.server import serve
 
-        self._server = serve(self._handle, self.host, 0, compression=None, max_size=2**20)
+        # max_queue=None: a channel that streams a large answer reads no frames meanwhile; the client's
+        # acknowledgements of it queue up here instead of filling the TCP buffers until both ends block
+        # (a 12 MiB download through `forward` stalled so). They are small and consumed once the answer is sent.
+        self._server = serve(self._handle, self.host, 0, compression=None, max_size=2**20, max_queue=None)
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-datachannel", daemon=True)
         self._thread.start()
         return self

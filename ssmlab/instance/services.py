@@ -8,6 +8,9 @@ which sends its identification line (RFC 4253 section 4.2) as soon as a connecti
 simulation does not speak SSH's key exchange, closes when the client answers; any other port has nothing
 listening, so the agent's dial is refused (`session.portsession.connection_refused`). Every connection is
 answered once and then closed by the server (`Connection: close`), as a server may (RFC 9112 section 9.6).
+The web server also answers `GET /bytes/N` with N bytes (0..64 MiB) of application/octet-stream, the bytes 0 to
+255 over and over, so that a learner can time a download through the tunnel (`make bench` does): named after
+httpbin's /bytes/N, which sends random bytes and at most 100 KiB; here they are predictable, so they can be checked.
 
 A remote host (`dial_host`, for AWS-StartPortForwardingSessionToRemoteHost): the instance named <lab>-database
 (`steps.private_host`) runs PostgreSQL on 5432, speaking the frontend/backend protocol's first exchange
@@ -38,6 +41,7 @@ SERVER = "ssmlab-simulated-httpd"  # the Server header says what it is
 SSH_IDENT = {"al2023": b"SSH-2.0-OpenSSH_8.7\r\n", "al2": b"SSH-2.0-OpenSSH_7.4\r\n",
              "ubuntu": b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n"}  # the distributions' OpenSSH versions
 MAX_REQUEST = 64 * 1024
+BYTES_PATH, MAX_BYTES = "/bytes/", 64 * 1024 * 1024
 
 
 class WebServer:
@@ -66,13 +70,26 @@ class WebServer:
         if method not in ("GET", "HEAD"):
             return self._answer(405, "Method Not Allowed", b"<h1>405 Method Not Allowed</h1>\n",
                                 extra="Allow: GET, HEAD\r\n"), True
-        if target.split("?", 1)[0] not in ("/", "/index.html"):
+        path = target.split("?", 1)[0]
+        if path.startswith(BYTES_PATH):
+            return self._bytes(path[len(BYTES_PATH):], head=method == "HEAD"), True
+        if path not in ("/", "/index.html"):
             return self._answer(404, "Not Found", b"<h1>404 Not Found</h1>\n", head=method == "HEAD"), True
         return self._answer(200, "OK", self.page, head=method == "HEAD"), True
 
-    def _answer(self, status: int, reason: str, body: bytes, extra: str = "", head: bool = False) -> bytes:
+    def _bytes(self, count: str, head: bool) -> bytes:
+        """GET /bytes/N: N bytes, 0 1 2 … 255 0 1 …; N in decimal, at most MAX_BYTES."""
+        if not count.isascii() or not count.isdigit() or int(count) > MAX_BYTES:
+            return self._answer(400, "Bad Request", f"<h1>400 Bad Request</h1>\n<p>GET /bytes/N takes N from 0 to "
+                                f"{MAX_BYTES}</p>\n".encode(), head=head)
+        n = int(count)
+        body = (bytes(range(256)) * (n // 256 + 1))[:n]
+        return self._answer(200, "OK", body, head=head, content_type="application/octet-stream")
+
+    def _answer(self, status: int, reason: str, body: bytes, extra: str = "", head: bool = False,
+                content_type: str = "text/html; charset=utf-8") -> bytes:
         lines = (f"HTTP/1.1 {status} {reason}\r\nDate: {formatdate(self.now, usegmt=True)}\r\n"
-                 f"Server: {SERVER}\r\nContent-Type: text/html; charset=utf-8\r\n"
+                 f"Server: {SERVER}\r\nContent-Type: {content_type}\r\n"
                  f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n")
         return lines.encode() + (b"" if head else body)
 
