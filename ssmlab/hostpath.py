@@ -24,7 +24,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from ssmlab import nacl, sgrules
+from ssmlab import nacl, netpath, sgrules
 from ssmlab.instance import host as names
 from ssmlab.model import Instance, LabState
 from ssmlab.netpath import LINUX_EPHEMERAL_PORTS, Hop
@@ -82,18 +82,6 @@ def vpc_dns_address(state: LabState, vpc_id: str | None) -> str | None:
     return str(net.network_address + 2) if net else None
 
 
-def _nacl_hop(name: str, state: LabState, subnet_id: str | None, *, egress: bool, peer: ipaddress.IPv4Network,
-              ports: tuple[int, int], why: str) -> Hop:
-    acl = state.network_acl_for(subnet_id or "")
-    verdict = nacl.check(acl, egress=egress, peer=peer, ports=ports)
-    return Hop(name, verdict.passed, f"{why} {subnet_id}: {verdict.detail}", acl.nacl_id if acl else None,
-               None if verdict.passed else NACL_BLOCKS_PORT, None if verdict.passed else verdict.rule_number)
-
-
-def _sg_hop(name: str, verdict: sgrules.SgVerdict, code: str) -> Hop:
-    return Hop(name, verdict.passed, verdict.detail, verdict.group_id, None if verdict.passed else code)
-
-
 def path(state: LabState, instance_id: str, host: str, port: int) -> HostPath:
     """Every hop of the agent's connection from the instance to host:port, and back."""
     me = state.instance(instance_id)
@@ -119,21 +107,20 @@ def path(state: LabState, instance_id: str, host: str, port: int) -> HostPath:
     mine = ipaddress.IPv4Network(f"{me.private_ip}/32")
     theirs = ipaddress.IPv4Network(f"{address}/32")
     peer = sgrules.Peer(f"{target.instance_id} ({address})", (theirs,), group_ids=target.group_ids)
-    hops.append(_sg_hop("instance-sg-egress", sgrules.check(state, me.group_ids, "egress", peer, port),
+    hops.append(netpath.sg_hop("instance-sg-egress", sgrules.check(state, me.group_ids, "egress", peer, port),
                         INSTANCE_SG_BLOCKS_PORT))
     if target.subnet_id != me.subnet_id:
-        ports = (port, port)
-        hops += [
-            _nacl_hop("nacl-out", state, me.subnet_id, egress=True, peer=theirs, ports=ports,
-                      why=f"the request to {address}, leaving"),
-            _nacl_hop("host-nacl-in", state, target.subnet_id, egress=False, peer=mine, ports=ports,
-                      why=f"the request from {me.instance_id}, entering"),
-            _nacl_hop("host-nacl-return", state, target.subnet_id, egress=True, peer=mine, ports=LINUX_EPHEMERAL_PORTS,
-                      why="the reply to the instance's ephemeral ports, leaving"),
-            _nacl_hop("nacl-return", state, me.subnet_id, egress=False, peer=theirs, ports=LINUX_EPHEMERAL_PORTS,
-                      why="the reply, entering"),
-        ]
+        mine_acl, their_acl = state.network_acl_for(me.subnet_id or ""), state.network_acl_for(target.subnet_id or "")
+        walk = (("nacl-out", mine_acl, me.subnet_id, True, theirs, (port, port), f"the request to {address}, leaving"),
+                ("host-nacl-in", their_acl, target.subnet_id, False, mine, (port, port),
+                 f"the request from {me.instance_id}, entering"),
+                ("host-nacl-return", their_acl, target.subnet_id, True, mine, LINUX_EPHEMERAL_PORTS,
+                 "the reply to the instance's ephemeral ports, leaving"),
+                ("nacl-return", mine_acl, me.subnet_id, False, theirs, LINUX_EPHEMERAL_PORTS, "the reply, entering"))
+        hops += [netpath.nacl_hop(name, acl, subnet, egress=egress, peers=(peer_net,), ports=ports, why=why,
+                                  code=NACL_BLOCKS_PORT)
+                 for name, acl, subnet, egress, peer_net, ports, why in walk]
     source = sgrules.Peer(f"{me.instance_id} ({me.private_ip})", (mine,), group_ids=me.group_ids)
-    hops.append(_sg_hop("host-sg-ingress", sgrules.check(state, target.group_ids, "ingress", source, port),
+    hops.append(netpath.sg_hop("host-sg-ingress", sgrules.check(state, target.group_ids, "ingress", source, port),
                         HOST_SG_BLOCKS_PORT))
     return HostPath(instance_id, host, port, address, target, tuple(hops))

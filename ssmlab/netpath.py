@@ -214,16 +214,16 @@ def _instance_network(state: LabState, instance: Instance) -> ipaddress.IPv4Netw
     return (nacl.network(subnet.cidr) if subnet else None) or ANYWHERE
 
 
-def _nacl_hop(name: str, acl: NetworkAcl | None, subnet_id: str | None, *, egress: bool,
-              peers: tuple[ipaddress.IPv4Network, ...], ports: tuple[int, int], why: str) -> Hop:
-    """All `peers` (one address, a subnet, or each CIDR of a prefix list) must pass."""
+def nacl_hop(name: str, acl: NetworkAcl | None, subnet_id: str | None, *, egress: bool, why: str,
+             peers: tuple[ipaddress.IPv4Network, ...], ports: tuple[int, int], code: str = NACL_BLOCKS_HTTPS) -> Hop:
+    """All `peers` (one address, a subnet, or each CIDR of a prefix list) must pass (hostpath's hops too)."""
     verdicts = [nacl.check(acl, egress=egress, peer=peer, ports=ports) for peer in peers]
     verdict = next((v for v in verdicts if not v.passed), verdicts[-1])
     return Hop(name, verdict.passed, f"{why} {subnet_id}: {verdict.detail}", acl.nacl_id if acl else None,
-               *((None, None) if verdict.passed else (NACL_BLOCKS_HTTPS, verdict.rule_number)))
+               *((None, None) if verdict.passed else (code, verdict.rule_number)))
 
 
-def _sg_hop(name: str, verdict: sgrules.SgVerdict, code: str) -> Hop:
+def sg_hop(name: str, verdict: sgrules.SgVerdict, code: str) -> Hop:
     return Hop(name, verdict.passed, verdict.detail, verdict.group_id, None if verdict.passed else code)
 
 
@@ -231,10 +231,10 @@ def _client_side(state: LabState, instance: Instance, peer: sgrules.Peer) -> lis
     """Instance SG egress, then the instance subnet's NACL both ways (request out, reply in)."""
     acl = state.network_acl_for(instance.subnet_id or "")
     return [
-        _sg_hop("instance-sg-egress", sgrules.check(state, instance.group_ids, "egress", peer), INSTANCE_SG_BLOCKS_HTTPS),
-        _nacl_hop("nacl-out", acl, instance.subnet_id, egress=True, peers=peer.networks, ports=(HTTPS, HTTPS),
+        sg_hop("instance-sg-egress", sgrules.check(state, instance.group_ids, "egress", peer), INSTANCE_SG_BLOCKS_HTTPS),
+        nacl_hop("nacl-out", acl, instance.subnet_id, egress=True, peers=peer.networks, ports=(HTTPS, HTTPS),
                   why=f"the request to {peer.label}, leaving"),
-        _nacl_hop("nacl-return", acl, instance.subnet_id, egress=False, peers=peer.networks, ports=LINUX_EPHEMERAL_PORTS,
+        nacl_hop("nacl-return", acl, instance.subnet_id, egress=False, peers=peer.networks, ports=LINUX_EPHEMERAL_PORTS,
                   why="the reply to the instance's ephemeral ports, entering"),
     ]
 
@@ -279,12 +279,12 @@ def _endpoint_hops(state: LabState, instance: Instance, resolution: Resolution) 
     else:
         far = state.network_acl_for(chosen.subnet_id or "")
         hops += client[1:]
-        hops.append(_nacl_hop("endpoint-nacl-in", far, chosen.subnet_id, egress=False, peers=(me,), ports=(HTTPS, HTTPS),
+        hops.append(nacl_hop("endpoint-nacl-in", far, chosen.subnet_id, egress=False, peers=(me,), ports=(HTTPS, HTTPS),
                               why=f"the request from {instance.instance_id}, entering the endpoint's subnet"))
-        hops.append(_nacl_hop("endpoint-nacl-return", far, chosen.subnet_id, egress=True, peers=(me,),
+        hops.append(nacl_hop("endpoint-nacl-return", far, chosen.subnet_id, egress=True, peers=(me,),
                               ports=LINUX_EPHEMERAL_PORTS, why="the reply, leaving the endpoint's subnet"))
     source = sgrules.Peer(f"{instance.instance_id} ({nacl.text(me)})", (me,), group_ids=instance.group_ids)
-    hops.append(_sg_hop("endpoint-sg-ingress", sgrules.check(state, groups, "ingress", source), ENDPOINT_SG_BLOCKS_HTTPS))
+    hops.append(sg_hop("endpoint-sg-ingress", sgrules.check(state, groups, "ingress", source), ENDPOINT_SG_BLOCKS_HTTPS))
     hops.append(_state_hop(endpoint))
     return hops
 
