@@ -212,11 +212,11 @@ def _idle_cpu(pid: int, seconds: float = 10.0) -> float:
 def _run_08(lab_factory, folder: Path) -> float:
     from ssmlab import runner
 
-    (notebook,) = runner.select(runner.discover(runner.notebooks_dir()), only=["08"])
+    (notebook,) = runner.select(runner.discover(runner.notebooks_dir()), only=["09"])
     started = time.perf_counter()
     (result,) = runner.run(lab_factory(runner.unique_lab_name()), [notebook], folder / "build")
     if result.status != "ok":
-        raise SystemExit(f"notebook 08 failed: {result.failure.describe() if result.failure else result.status}")
+        raise SystemExit(f"notebook 09 failed: {result.failure.describe() if result.failure else result.status}")
     return time.perf_counter() - started
 
 
@@ -234,7 +234,7 @@ def _fast_forward(lab, instance_id: str) -> tuple[float, dict]:
 
 
 def bench_beside_other_labs() -> None:
-    """The emulator costs what the learner's own lab costs, however many other labs it holds: notebook 08
+    """The emulator costs what the learner's own lab costs, however many other labs it holds: notebook 09
     beside 50 labs, a fast-forward's work, idle CPU and memory (issue 14), each against the same emulator
     holding only the learner's lab, measured first."""
     from ssmlab import emulator
@@ -249,7 +249,7 @@ def bench_beside_other_labs() -> None:
     os.environ.pop("SSMLAB_EMULATOR_URL", None)
     status = emulator.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="ssmlab-bench-08-") as folder:
+        with tempfile.TemporaryDirectory(prefix="ssmlab-bench-09-") as folder:
             import papermill  # noqa: F401  (imported once here, not inside the first measured run)
 
             own = lab("bench-own")  # also warms the emulator up (moto loads its backends on first use)
@@ -268,7 +268,7 @@ def bench_beside_other_labs() -> None:
         rss = _rss_mb(status.pid)
     finally:
         emulator.stop()
-    report(f"notebook 08 beside {OTHER_LABS} labs", f"{crowd_08:.1f} s", f"{alone_08:.1f} s (alone)",
+    report(f"notebook 09 beside {OTHER_LABS} labs", f"{crowd_08:.1f} s", f"{alone_08:.1f} s (alone)",
            f"x{crowd_08 / alone_08:.2f}; budget x1.30", crowd_08 <= 1.3 * alone_08)
     # Work in proportion to the attempts that fall due: every Online agent pings six times, but only the
     # changed lab's agent judges again and reads its VPC back (the time is shown, the counts are the budget).

@@ -36,7 +36,7 @@ def html(lab) -> str:
     return (f'<div class="alert alert-warning"><b>Target: REAL AWS</b> — account <code>{markup.escape(_account(lab))}</code>, '
             f"region <code>{region}</code>, lab <code>{name}</code>. "
             f"Resources created here are billed while they exist. {markup.escape(hourly_cost_statement(lab))} "
-            f"Run <code>10_cleanup</code> (or <code>ssmlab cleanup --lab {name} --target aws --region {region}</code>) "
+            f"Run <code>11_cleanup</code> (or <code>ssmlab cleanup --lab {name} --target aws --region {region}</code>) "
             "when you are done.</div>")
 
 

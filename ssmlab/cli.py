@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="execute the notebooks in order with papermill into build/")
     run.add_argument("--lab", type=_lab_name, help="lab name (default: one of the run's own, e.g. run-1129-144951-3f)")
     run.add_argument("--only", action="append", metavar="NN", help="run only notebook NN (repeatable), e.g. --only 05")
-    run.add_argument("--keep", action="store_true", help="skip the cleanup notebook (10_cleanup): the lab stays")
+    run.add_argument("--keep", action="store_true", help="skip the cleanup notebook (11_cleanup): the lab stays")
     _region_argument(run)
     run.add_argument("--target", help="emulator (default, started when needed) or aws (a real account, billed)")
     run.add_argument("--output-dir", default="build", metavar="DIR", help="executed notebooks and pictures (default build/)")

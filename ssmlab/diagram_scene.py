@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ssmlab import netpath
+from ssmlab import hostpath, netpath
 from ssmlab.diagram_breaks import AGENT_SERVICES, Breaks, breaks, interface_endpoints
 from ssmlab.model import Instance, LabState, VpcEndpoint
 
@@ -181,6 +181,7 @@ def scene(state: LabState, findings: Any = (), *, title: str | None = None, inst
         vpc_cluster = Cluster("vpc", "vpc", f"VPC {vpc.vpc_id} · {vpc.cidr} · {dns}", broken=tuple(found.vpc))
         cloud.clusters.append(vpc_cluster)
         subnets = [s for s in state.subnets if s.vpc_id == vpc.vpc_id]
+        hosts = _hosts_behind(state, instance) if instance is not None else []
         endpoint_subnets = {s for e in endpoints for s in e.subnet_ids}
         home = instance.subnet_id if instance else (subnets[0].subnet_id if subnets else None)
         endpoints_at_home = bool(endpoints) and endpoint_subnets <= {home}
@@ -191,6 +192,9 @@ def scene(state: LabState, findings: Any = (), *, title: str | None = None, inst
             vpc_cluster.clusters.append(sub)
             if instance is not None and subnet.subnet_id == instance.subnet_id:
                 sub.clusters.append(_instance_cluster(state, instance, found))
+            for host, ports in hosts:
+                if host.subnet_id == subnet.subnet_id:
+                    sub.clusters.append(_host_cluster(state, host, ports))
             if endpoints_at_home and subnet.subnet_id == home:
                 sub.clusters.append(_endpoint_cluster(state, endpoints, found))
             if not sub.nodes and not sub.clusters:
@@ -232,6 +236,13 @@ def scene(state: LabState, findings: Any = (), *, title: str | None = None, inst
             drawn.edges.append(Edge("agent", f"missing_{service}", CALLS.get(service, "HTTPS 443"), tuple(codes)))
     if instance is not None and instance.state == "running" and vpc is not None:
         drawn.edges += _public_paths(state, instance, endpoints, found, service_node)
+    if instance is not None and instance.state == "running" and vpc is not None:
+        for host, ports in hosts:
+            for port in ports:  # the agent's dial for a port session to that host (AWS-StartPortForwardingSessionToRemoteHost)
+                judged = hostpath.path(state, instance.instance_id, host.private_ip or "", port)
+                failed = judged.first_failure
+                drawn.edges.append(Edge("agent", f"host_{host.instance_id}", f"tcp {port}\nport forwarding",
+                                        (failed.code,) if failed is not None and failed.code else ()))
     for gateway in gateway_endpoints:
         if instance is not None and instance.state == "running":
             drawn.edges.append(Edge("agent", f"gw_{gateway.service}", CALLS.get(gateway.service, "HTTPS 443")))
@@ -269,6 +280,30 @@ def _instance_cluster(state: LabState, instance: Instance, found: Breaks) -> Clu
     label = f"{_sg_label(state, instance.group_ids, 'instance')} · {_rule_summary(state, instance.group_ids, 'out')}"
     codes = tuple(c for g in instance.group_ids for c in found.groups.get(g, ()))
     return Cluster("sg_instance", "sg", label, [_instance_node(instance, found)], broken=codes)
+
+
+def _hosts_behind(state: LabState, instance: Instance) -> list[tuple[Instance, tuple[int, ...]]]:
+    """The VPC's other running instances whose security groups admit tcp from the instance's groups (by source
+    group), with those ports: hosts a port session reaches through the instance (`steps.private_host`)."""
+    found = []
+    for other in state.instances:
+        if other.instance_id == instance.instance_id or other.vpc_id != instance.vpc_id or other.state != "running":
+            continue
+        groups = [g for g in (state.security_group(gid) for gid in other.group_ids) if g is not None]
+        ports = sorted({rule.port_from for group in groups for rule in group.ingress
+                        if rule.source_group_id in instance.group_ids and rule.protocol in ("tcp", "6")
+                        and rule.port_from is not None and rule.port_from == rule.port_to})
+        if ports:
+            found.append((other, tuple(ports)))
+    return found
+
+
+def _host_cluster(state: LabState, host: Instance, ports: tuple[int, ...]) -> Cluster:
+    name = dict(host.tags).get("Name", "")
+    admits = ", ".join(str(p) for p in ports)
+    label = f"{_sg_label(state, host.group_ids, 'host')} · in {admits} from the instance's group"
+    return Cluster(f"sg_host_{host.instance_id}", "sg", label, [
+        Node(f"host_{host.instance_id}", "instance", f"{host.instance_id}\n{name} · {host.private_ip or 'no address'}")])
 
 
 def _endpoint_cluster(state: LabState, endpoints: list[VpcEndpoint], found: Breaks) -> Cluster:

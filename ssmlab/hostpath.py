@@ -58,6 +58,13 @@ class HostPath:
     def first_failure(self) -> Hop | None:
         return next((h for h in self.hops if not h.passed), None)
 
+    def report(self) -> str:
+        """Hop by hop, as a person reads it: ok or BLOCKED, the hop, why; then the agent's refusal, if any."""
+        lines = [f"{'ok' if h.passed else 'BLOCKED':9}{h.name:20}{h.detail}" for h in self.hops]
+        if self.refusal:
+            lines.append(f"the agent refuses the session: {self.refusal}")
+        return "\n".join(lines)
+
 
 def resolve(state: LabState, me: Instance, host: str) -> str | None:
     """The address the agent on `me` gets for `host`, or None (see the module's docstring)."""
@@ -97,7 +104,8 @@ def path(state: LabState, instance_id: str, host: str, port: int) -> HostPath:
         detail = f"{address} is an address the SSM Agent never forwards to (the instance metadata service, the DNS server...)"
         return HostPath(instance_id, host, port, address, None, (Hop("dns", False, detail, me.vpc_id, HOST_FORBIDDEN),),
                         f"Forwarding to IP address {host} is forbidden.")
-    hops = [Hop("dns", True, f"{host} is {address}", me.vpc_id)]
+    hops = [Hop("dns", True, f"{host} is {address}" if host != address else f"{host}: an address, nothing to look up",
+                me.vpc_id)]
     target = next((i for i in state.instances if i.private_ip == address and i.vpc_id == me.vpc_id), None)
     if target is None or target.state != "running":
         what = "no instance" if target is None else f"{target.instance_id}, which is {target.state}"

@@ -173,7 +173,7 @@ def show_figure(figure: Any) -> None:
         plt.close(figure)
 
 
-def lab_cost_so_far(lab: Lab, book: Any, pictures_dir: str, name: str = "09_lab") -> Any:
+def lab_cost_so_far(lab: Lab, book: Any, pictures_dir: str, name: str = "10_lab") -> Any:
     """What the lab has cost so far, read only (pricing creates nothing): what bills by the hour drawn and
     priced from its creation times; when nothing of the lab exists, one line saying so (and that nothing
     of it is billed), and None. Returns the `cost.LabCost`."""
@@ -192,7 +192,7 @@ def lab_cost_so_far(lab: Lab, book: Any, pictures_dir: str, name: str = "09_lab"
     from ssmlab import diagram
 
     _show_image(diagram.architecture(state, filename=picture(pictures_dir, name),
-                                     title="09 · what bills by the hour: each interface endpoint, in each AZ"))
+                                     title="10 · what bills by the hour: each interface endpoint, in each AZ"))
     so_far = cost.lab_cost(state, book, dt.datetime.now(dt.timezone.utc))
     print(lab_cost_text(so_far))
     record("lab_cost", {"exists": True, **so_far.to_json()})

@@ -1,7 +1,7 @@
 """`ssmlab run`: execute the notebooks in order with papermill, headless, into an output folder.
 
 - The notebooks are `notebooks/NN_*.ipynb` next to the package (an editable install from
-  the repository); a notebook added later (say `09_cost`) is picked up by its name.
+  the repository); a notebook added later (say `10_cost`) is picked up by its name.
 - One `python3` kernel per run, started in `notebooks/`; between notebooks its namespace is
   reset (`%reset -f`), so each notebook starts from nothing but imported modules stay warm —
   kernel start-up is paid once, not once per notebook. `--only NN` runs one notebook in a
@@ -36,7 +36,7 @@ from ssmlab.lab import Lab
 from ssmlab.run_kernel import KERNEL_NAME, RunKernel
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
-CLEANUP_PREFIX = "10"
+CLEANUP_SUFFIX = "_cleanup"  # the cleanup notebook, whatever its number (11_cleanup)
 PARAMETERS = ("lab_name", "region", "target", "pictures_dir")
 # (per cell, per notebook) in seconds: the emulator answers in milliseconds; AWS takes minutes
 # (endpoints becoming available, a node registering, instances terminating).
@@ -100,7 +100,7 @@ def select(notebooks: Sequence[Path], only: Iterable[str] = (), keep: bool = Fal
                            f"one of {', '.join(sorted(numbers))}")
         wanted.append(number)
     chosen = [p for p in notebooks if not wanted or p.name[:2] in wanted]
-    chosen = [p for p in chosen if not (keep and p.name.startswith(CLEANUP_PREFIX + "_"))]
+    chosen = [p for p in chosen if not (keep and p.stem.endswith(CLEANUP_SUFFIX))]
     if not chosen:
         raise BadInput(f"invalid choice --only {' '.join(wanted)} with --keep: no notebook left to run")
     return chosen
@@ -173,7 +173,7 @@ def run(
     with RunKernel(folder, output / "kernel.log") as kernel:
         for number, notebook in enumerate(notebooks, start=1):
             name = Path(notebook).stem
-            cleanup = name.startswith(CLEANUP_PREFIX + "_")
+            cleanup = name.endswith(CLEANUP_SUFFIX)
             notebook_lab = replace(lab, name=f"{lab.name}-{name[:2]}") if alone else lab
             if failed and not cleanup and not alone:
                 results.append(NotebookRun(name, SKIPPED))
@@ -319,7 +319,7 @@ def failure_lines(results: Sequence[NotebookRun], lab: Lab | None = None) -> lis
     if lab is not None and lines:
         from ssmlab.teardown.fallback import left_line
 
-        cleanup = next((r for r in results if r.name.startswith(CLEANUP_PREFIX + "_")), None)
+        cleanup = next((r for r in results if r.name.endswith(CLEANUP_SUFFIX)), None)
         left = left_line(lab, cleanup.removal if cleanup else None, ran_cleanup=cleanup is not None)
         lines += [left] if left else []
     return lines

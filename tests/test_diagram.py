@@ -252,3 +252,20 @@ def test_the_timeline_draws_hibernation_periods_and_no_two_labels_overlap():
     overlapping = [(words[i], words[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
                    if boxes[i].overlaps(boxes[j])]
     assert overlapping == []
+
+
+def test_a_host_reached_through_the_instance_is_drawn_with_its_port_and_red_until_egress_allows_it():
+    """steps.private_host's database: drawn in its subnet, with the port its group admits from the instance's group;
+    the edge is the agent's dial for a port session to it (hostpath), broken while the instance may not send."""
+    database = instance(instance_id="i-db", ip="10.0.0.9", groups=("sg-db",), profile_arn=None,
+                        tags=(("Name", "demo-database"),))
+    admits = sg("sg-db", ingress=[https(group="sg-instance", ports=(5432, 5432))])
+    state = private_lab(instances=(instance(), database),
+                        security_groups=(*private_lab().security_groups, admits))
+    drawn = scene(state, instance_id="i-1")
+    assert drawn.node("host_i-db").label == "i-db\ndemo-database · 10.0.0.9"
+    blocked = drawn.edge("agent", "host_i-db")
+    assert blocked.label == "tcp 5432\nport forwarding" and blocked.broken == ("INSTANCE_SG_BLOCKS_PORT",)
+    opened = groups(state, sg("sg-instance", egress=[https("10.0.0.0/16"), https(group="sg-db", ports=(5432, 5432))]))
+    assert scene(opened, instance_id="i-1").edge("agent", "host_i-db").broken == ()
+    assert scene(private_lab(), instance_id="i-1").node("host_i-db") is None  # nothing admits from the instance

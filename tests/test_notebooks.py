@@ -20,7 +20,7 @@ pytestmark = pytest.mark.emulator
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob(runner.NOTEBOOK_GLOB))
 REGION = "ap-northeast-1"
-EXPECTED_08 = {  # scenario -> error codes the doctor must find while it is broken
+EXPECTED_09 = {  # scenario -> error codes the doctor must find while it is broken
     "broken_endpoint_sg": {"ENDPOINT_SG_BLOCKS_HTTPS"},
     "broken_private_dns": {"ENDPOINT_PRIVATE_DNS_DISABLED"},
     "broken_ssmmessages": {"ENDPOINT_MISSING"},
@@ -67,26 +67,30 @@ def check(name: str, values: dict) -> None:
         assert "ROLE_MISSING_KMS_PERMISSIONS" in values["broken_kms_permission"]["errors"]
         assert values["fixed_kms_permission"]["ok"], values["fixed_kms_permission"]
     if number == "08":
-        for scenario, codes in EXPECTED_08.items():
+        assert values["web"] == {"answered": True, "names_instance": True}
+        assert values["database_blocked"] == {"timed_out": True} and values["database"] == {"answered": True}
+        assert values["ssh"] == {"exit_code": 0, "user": "ec2-user"}
+    if number == "09":
+        for scenario, codes in EXPECTED_09.items():
             assert codes <= set(values[scenario]["errors"]), (scenario, values[scenario])
         assert "REBOOT_RECOMMENDED" in values["broken_late_profile"]["codes"]
         assert "REBOOT_RECOMMENDED" in values["broken_before_endpoints"]["codes"]
         for fixed in ("fixed_endpoint_sg", "fixed_private_dns", "fixed_ssmmessages", "fixed_before_endpoints",
                       "fixed_late_profile"):
             assert values[fixed]["ok"] and values[fixed]["managed"], (fixed, values[fixed])
-    if number == "09":
+    if number == "10":
         assert values["cost"]["options"] and all(o["lines"] for o in values["cost"]["options"]), values["cost"]
         assert values["cost"]["prices"]["source"].startswith("ssmlab's price snapshot")
-        if values["lab_cost"]["exists"]:  # in the sequence, the lab 01-08 built
+        if values["lab_cost"]["exists"]:  # in the sequence, the lab 01-09 built
             priced = sorted(line["detail"].split(" ")[0] for line in values["lab_cost"]["lines"])
             assert {"ssm", "ssmmessages"} <= set(priced) <= {"ec2messages", "ssm", "ssmmessages", "logs", "kms"}
             assert values["lab_cost"]["usd"] > 0, values["lab_cost"]
         else:  # alone: no lab, and pricing built none
             assert values["lab_cost"] == {"exists": False, "usd": 0.0, "usd_per_hour": 0.0, "lines": []}
             assert set(values["checkpoint"].values()) == {"missing"}, values["checkpoint"]
-    if number == "10":
+    if number == "11":
         assert values["audit"] == []
-    if "checkpoint" in values and number not in ("00", "09"):  # the checkpoint verified at least the network
+    if "checkpoint" in values and number not in ("00", "10"):  # the checkpoint verified at least the network
         assert values["checkpoint"]["network"] == "complete", values["checkpoint"]
 
 
@@ -102,7 +106,7 @@ def test_the_whole_sequence_once(notebook_emulator, tmp_path):
     assert [r.name for r in results] == [p.stem for p in NOTEBOOKS]
     for result in results:
         check(result.name, result.recorded)
-    assert next(r for r in results if r.name.startswith("09")).recorded["lab_cost"]["exists"]
+    assert next(r for r in results if r.name.startswith("10")).recorded["lab_cost"]["exists"]
     assert len(list((tmp_path / "pictures").glob("*.png"))) >= 8
 
 

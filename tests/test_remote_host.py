@@ -5,8 +5,10 @@ removes the host and its security group with the rest of the lab."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import struct
+import subprocess
 
 import pytest
 
@@ -16,7 +18,9 @@ from ssmlab.emulator import control
 from ssmlab.emulator.agent import AGENT_START_DELAY
 from ssmlab.lab import Lab
 from ssmlab.session import portsession as port
+from ssmlab.session import probe
 from ssmlab.session.forward import forward
+from tests.conftest import SSMLAB
 from ssmlab.steps import private_host
 
 pytestmark = pytest.mark.emulator
@@ -54,6 +58,8 @@ def test_forward_to_the_database_host_needs_egress_5432_then_postgres_answers_an
     # The lesson: allow 5432 out to the VPC; now PostgreSQL answers, by IP and by its private DNS name.
     ec2.authorize_security_group_egress(GroupId=instance_sg, IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": results["network"].cidr}]}])
+    # the same lesson as notebook 08 writes it: a rule to the database's group, added once
+    assert private_host.allow_instance_egress(lab, host) is True and private_host.allow_instance_egress(lab, host) is False
     name = f"ip-{host.private_ip.replace('.', '-')}.{REGION}.compute.internal"
     for target in (host.private_ip, name):
         with forward(lab, instance_id, 5432, host=target) as forwarding:
@@ -65,6 +71,23 @@ def test_forward_to_the_database_host_needs_egress_5432_then_postgres_answers_an
                 while len(reply) < 5 or len(reply) < 1 + struct.unpack("!I", reply[1:5])[0]:
                     reply += conn.recv(300)  # the agent keeps the local connection (basic forwarding redials)
             assert reply[:1] == b"E" and b'password authentication failed for user "alice"' in reply
+
+    # The command a learner types, as a process: `ssmlab forward --host`, then a PostgreSQL client's first exchange.
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        local = spare.getsockname()[1]
+    process = subprocess.Popen([SSMLAB, "forward", "--lab", lab.name, "--region", REGION, "--host", host.private_ip,
+                                "--port", "5432", "--local-port", str(local)],
+                               env=emulator.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        said = process.stdout.readline() + process.stdout.readline()
+        assert f"Forwarding 127.0.0.1:{local} -> {host.private_ip}:5432 through {instance_id}" in said, said
+        assert probe.postgres(local, user="alice") == ('TLS not offered (N); asks for an MD5 password; '
+                                                       'FATAL 28P01: password authentication failed for user "alice"')
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
 
     run = emulator.cli("cleanup", "--lab", lab.name, "--region", REGION)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -75,7 +75,7 @@ def test_a_failed_cleanup_notebook_falls_back_to_the_librarys_teardown(emulator,
 def test_a_run_out_of_time_exits_1_with_one_line_and_leaves_nothing(emulator, tmp_path):
     name = "timeout-run"
     assert emulator.cli("build", "--lab", name, "--until", "network").returncode == 0
-    done = emulator.cli("run", "--lab", name, "--only", "01", "--only", "10", "--cell-timeout", "0.05",
+    done = emulator.cli("run", "--lab", name, "--only", "01", "--only", "11", "--cell-timeout", "0.05",
                         "--output-dir", str(tmp_path / "build"))
     assert done.returncode == 1, (done.stdout, done.stderr)
     lines = done.stderr.splitlines()
@@ -83,7 +83,7 @@ def test_a_run_out_of_time_exits_1_with_one_line_and_leaves_nothing(emulator, tm
     assert re.fullmatch(r"ssmlab: 01_network timed out at (cell \d+|a cell) \('.+'\): the cell ran longer than "
                         r"--cell-timeout 0\.05 s \(executed notebook: .+01_network\.ipynb\)", lines[0]), lines[0]
     assert "KeyboardInterrupt" not in done.stdout + done.stderr
-    assert re.search(r"10_cleanup +ok", done.stdout), done.stdout
+    assert re.search(r"11_cleanup +ok", done.stdout), done.stdout
     status = json.loads(emulator.cli("status", "--lab", name, "--json").stdout)
     assert {s["status"] for s in status["steps"]} == {"missing"}, status
     assert teardown.audit(Lab(name, "ap-northeast-1", "emulator")) == []

@@ -81,7 +81,7 @@ def test_a_lab_that_exists_twice_is_marked_duplicate_with_the_way_out():
     assert s["endpoints"].status == "duplicate" and "ssm (interface)" in s["endpoints"].detail
     assert s["security-groups"].status == "complete"
     assert "2x  network" in status_table(lab_status(twice))
-    # an extra instance with a Name of its own (08's instance without a profile) is no duplicate
+    # an extra instance with a Name of its own (09's instance without a profile) is no duplicate
     extra = kit_lab(instances=base.instances + (replace(base.instances[0], instance_id="i-9",
                                                                tags=(("Name", "demo-late-profile"), LAB_TAGS[1])),))
     assert statuses(extra)["instance"] == "complete"

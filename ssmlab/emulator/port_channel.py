@@ -81,6 +81,8 @@ class PortChannel(ShellChannel):
             self.connection.close(1007, f"malformed frame: {error}"[:120])
         except ConnectionClosed:
             pass  # the client went away: the session stays as it was, as on AWS until it times out
+        finally:
+            self.disconnect()  # the server's connection goes with the channel
 
     def take(self, frame: Any) -> None:
         if isinstance(frame, str):
@@ -133,7 +135,7 @@ class PortChannel(ShellChannel):
             if flag == wire.TERMINATE_SESSION:
                 self.close("")
             elif flag == wire.DISCONNECT_TO_PORT:
-                self.service = None  # Stop(): the server's connection closes; the next Output dials again
+                self.disconnect()  # Stop(): the server's connection closes; the next Output dials again
         elif message.payload_type == wire.OUTPUT:
             if self.service is None and not self.dial():
                 return
@@ -156,13 +158,36 @@ class PortChannel(ShellChannel):
             self.close(reason)
             return False
         self.service = found
-        self.output_bytes(found.opening())
+        if hasattr(found, "start"):  # a server that sends on its own (sshd): from its threads, until it closes
+            found.start(lambda data: self.pushed(found, data), lambda: self.pushed_close(found))
+        else:
+            self.output_bytes(found.opening())
         return True
+
+    def pushed(self, service: Any, data: bytes) -> None:
+        """Bytes a server sent on its own, as output; dropped once the channel or that connection is gone."""
+        if self.closed or self.service is not service:
+            return
+        try:
+            self.output_bytes(data)
+        except Exception:  # the WebSocket closed under the server's thread: the channel is ending
+            log.debug("session %s: output after the channel closed dropped", self.session.session_id)
+
+    def pushed_close(self, service: Any) -> None:
+        """A server that sends on its own closed its end (sshd after the client's last channel)."""
+        if not self.closed and self.service is service:
+            self.server_closed()
+
+    def disconnect(self) -> None:
+        """The agent closes its connection to the server, if one is open."""
+        service, self.service = self.service, None
+        if service is not None and hasattr(service, "stop"):
+            service.stop()
 
     def server_closed(self) -> None:
         """The server closed its end: handlePortError (wait for the client's next Output to dial again) for
         LocalPortForwarding; handleSSHDPortError (EOF: the session ends, successfully) otherwise."""
-        self.service = None
+        self.disconnect()
         if self.properties.get("type") != port.LOCAL_PORT_FORWARDING:
             self.close("")
 
@@ -174,5 +199,5 @@ class PortChannel(ShellChannel):
         """The session ends (the reason: why; empty for a clean end): the shell channel's channel_closed, once."""
         if self.closed:
             return
-        self.service = None
+        self.disconnect()
         super().close(reason, details)

@@ -31,8 +31,9 @@ TEST_RESPONDERS: dict[str, Callable[[], Any]] = {"echo": Echo}
 class Responders:
     """Makes each session's responder: the simulated instance, unless a test put its own on the instance."""
 
-    def __init__(self, fleet: Any) -> None:
+    def __init__(self, fleet: Any, pushed_keys: Any) -> None:
         self.fleet = fleet
+        self.pushed_keys = pushed_keys  # instance_connect.PushedKeys: what the simulated sshd accepts
         self._overrides: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -58,10 +59,30 @@ class Responders:
         def dial(port: int, host: str | None) -> Any:
             if host is not None:
                 return remote_dial(fleet.state_for(instance_id), instance_id, port, host)
+            if port == services.SSH_PORT:
+                return self.sshd(instance_id)
             found = services.dial(fleet.state_for(instance_id), instance_id, port, fleet.clock.now())
             return found if found is not None else portsession.connection_refused(port)
 
         return PortTarget(getattr(agent, "version", "") or "", dial)
+
+    def sshd(self, instance_id: str) -> Any:
+        """A connection to the instance's sshd (`sshd`): it accepts keys pushed with SendSSHPublicKey and answers
+        from the simulated instance, as the login user."""
+        from ssmlab.emulator import sshd
+        from ssmlab.instance import host, services
+
+        state = self.fleet.state_for(instance_id)
+        os = host.os_of(state, state.instance(instance_id))
+
+        def authorized(user: str, key: Any) -> bool:
+            return self.pushed_keys.authorizes(instance_id, user, key.get_name(), key.asbytes())
+
+        def shell_for(user: str, shell: str) -> Any:
+            return simulated_instance(self.fleet, instance_id, user, shell)
+
+        return sshd.SshServer(instance_id, services.SSH_IDENT.get(os.key, services.SSH_IDENT["al2023"]),
+                              authorized, shell_for, sshd.users_of(os.key))
 
     def __call__(self, session: Any) -> Any:
         with self._lock:
@@ -94,9 +115,10 @@ def remote_dial(state: Any, instance_id: str, port: int, host: str) -> Any:
     return Unreachable(words, f"{words} (ssmlab: {failed.detail if failed else judged.refusal})")
 
 
-def simulated_instance(fleet: Any, instance_id: str, user: str = "ssm-user") -> SimulatedInstance:
+def simulated_instance(fleet: Any, instance_id: str, user: str = "ssm-user", shell: str = "sh") -> SimulatedInstance:
     """The instance as its agent sees it now: the lab's state, the agent's log files and version. Sessions run as
-    ssm-user; Run Command runs as root (User Guide, "Running commands using Systems Manager Run Command")."""
+    ssm-user; Run Command runs as root (User Guide, "Running commands using Systems Manager Run Command"); SSH
+    logs in as cloud-init's default user, in bash (`shell` "login", or "command" for `ssh host CMD`)."""
     agent = fleet.agents.get(instance_id)
     return SimulatedInstance(fleet.state_for(instance_id), instance_id, files=getattr(agent, "files", None),
-                             agent_version=getattr(agent, "version", None), user=user)
+                             agent_version=getattr(agent, "version", None), user=user, shell=shell)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import threading
 from typing import Any, Callable
 
 from ssmlab.session import protocol as wire
@@ -82,6 +83,9 @@ class ShellChannel:
         self.terminal = LineDiscipline()
         self.size: dict | None = None
         self.closed = False
+        # Output may come from a second thread (a port session's server, `port_channel`): numbering a message and
+        # sending it, and closing, happen under one lock.
+        self.lock = threading.RLock()
 
     def serve(self) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -157,18 +161,23 @@ class ShellChannel:
     def stream(self, payload_type: int, payload: bytes) -> None:
         if not payload:  # SendStreamDataMessage ignores an empty payload
             return
-        flags = 1 if self.sequence == 0 else 0
-        self.send(wire.stream(wire.OUTPUT_STREAM, self.sequence, payload_type, payload, flags))
-        self.sequence += 1
+        with self.lock:
+            flags = 1 if self.sequence == 0 else 0
+            self.send(wire.stream(wire.OUTPUT_STREAM, self.sequence, payload_type, payload, flags))
+            self.sequence += 1
 
     def send(self, message: wire.ClientMessage) -> None:
-        self.connection.send(wire.encode(message))
+        with self.lock:
+            self.connection.send(wire.encode(message))
 
     def close(self, reason: str, details: str | None = None) -> None:
         """channel_closed (Output: the reason; empty when the shell exited, and the plugin prints "Exiting
         session with sessionId: …"), the session ended in the backend (Details: `details`, else the reason),
         the WebSocket closed."""
-        self.closed = True
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
         self.end(details or reason)
         try:
             self.send(wire.channel_closed(self.session.session_id, reason, self.session.target))

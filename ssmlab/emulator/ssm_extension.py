@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any, Callable
 
-from ssmlab.emulator import boot, moto_state, simtime
+from ssmlab.emulator import boot, instance_connect, moto_state, simtime
 from ssmlab.emulator.app import is_read
 from ssmlab.emulator.clock import SimClock
 from ssmlab.emulator.fleet import Fleet
@@ -50,7 +50,7 @@ def install(app: Any, clock: SimClock) -> Fleet:
     app.on_change.append(fleet.wake)
     api = SessionManagerApi(fleet, client)
     app.session_manager = api.backend  # server.py serves its sessions' data channels
-    app.responders = Responders(fleet)
+    app.responders = Responders(fleet, instance_connect.install(app, clock))  # SendSSHPublicKey's keys: sshd
 
     def handler(action: Callable[[str, str, dict], dict]) -> Callable[[Any], Any]:
         def handle(request: Any) -> Any:

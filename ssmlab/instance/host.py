@@ -94,14 +94,39 @@ def os_of(state: LabState, instance: Instance) -> Os:
     return Os("al2023", _al2023(release.group(1) if release else "2023"), "5.2", "6.1.119-129.201.amzn2023.x86_64")
 
 
-def prompt(os: Os, root: bool) -> str:
+def prompt(os: Os, root: bool, shell: str = "sh", user: str = "", name: str = "") -> str:
+    """The shell's prompt: the agent's `sh`, or the login user's bash over SSH (`shell` "login"), whose PS1 is
+    `[\\u@\\h \\W]\\$ ` on Amazon Linux (/etc/bashrc) and `\\u@\\h:\\w\\$ ` on Ubuntu (/etc/skel/.bashrc)."""
+    sign = "#" if root else "$"
+    if shell == "login":
+        short = name.split(".", 1)[0]
+        return f"{user}@{short}:~{sign} " if os.key == "ubuntu" else f"[{user}@{short} ~]{sign} "
     if os.dash:
-        return "# " if root else "$ "
-    return f"sh-{os.shell_version}{'#' if root else '$'} "
+        return f"{sign} "
+    return f"sh-{os.shell_version}{sign} "
 
 
-def not_found(os: Os, command: str) -> str:
+def not_found(os: Os, command: str, shell: str = "sh") -> str:
+    """An unknown command, in the words of the shell that ran it: the agent's sh (bash, or dash on Ubuntu), the
+    login bash of an SSH session (its $0 is -bash), or bash -c running an SSH command (bash 5.1 and later add
+    the line number)."""
+    if shell == "login":
+        return f"-bash: {command}: command not found\n"
+    if shell == "command":
+        return f"bash: line 1: {command}: command not found\n"
     return f"sh: 1: {command}: not found\n" if os.dash else f"sh: {command}: command not found\n"
+
+
+LOGIN_USERS = {"al2023": "ec2-user", "al2": "ec2-user", "ubuntu": "ubuntu"}  # cloud-init's default user
+# The default user's groups from each distribution's cloud.cfg (default_user: groups); the gids are the
+# distributions' base ones (the simulation's reading of them).
+LOGIN_GROUPS = {"ec2-user": "4(adm),10(wheel),190(systemd-journal)",
+                "ubuntu": "4(adm),24(cdrom),27(sudo),30(dip),105(lxd)"}
+
+
+def login_user(os: Os) -> str:
+    """The user SSH logs in as: cloud-init's default user, which holds uid 1000."""
+    return LOGIN_USERS.get(os.key, "ec2-user")
 
 
 def private_name(state: LabState, instance: Instance) -> str:
@@ -117,8 +142,9 @@ def hostname(state: LabState, instance: Instance, os: Os) -> str:
 
 
 def ident(user: str, flag: str | None) -> tuple[str, int]:
-    """`id` (and -u, -g, -n -u): root is 0; ssm-user 1001, with a group of its own (see the module's docstring)."""
-    uid = 0 if user == "root" else 1001
+    """`id` (and -u, -g, -n -u): root is 0; ssm-user 1001, with a group of its own (see the module's docstring);
+    cloud-init's default user 1000, in the groups its cloud.cfg gives it."""
+    uid = 0 if user == "root" else 1000 if user in LOGIN_GROUPS else 1001
     if flag in ("-u",):
         return f"{uid}\n", 0
     if flag in ("-g",):
@@ -129,7 +155,8 @@ def ident(user: str, flag: str | None) -> tuple[str, int]:
         return f"id: invalid option -- '{flag.lstrip('-')[:1]}'\nTry 'id --help' for more information.\n", 1
     if user == "root":
         return "uid=0(root) gid=0(root) groups=0(root)\n", 0
-    return f"uid={uid}({user}) gid={uid}({user}) groups={uid}({user})\n", 0
+    extra = f",{LOGIN_GROUPS[user]}" if user in LOGIN_GROUPS else ""
+    return f"uid={uid}({user}) gid={uid}({user}) groups={uid}({user}){extra}\n", 0
 
 
 def uname(state: LabState, instance: Instance, os: Os, flags: list[str]) -> tuple[str, int]:

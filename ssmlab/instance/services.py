@@ -4,8 +4,8 @@ localhost:<port>. Pure: bytes in, bytes out; nothing listens on the host.
 The simulation's choices, all of them: the instance runs a small web server on port 80 that answers HTTP/1.1
 with a page naming the instance, its private IP, its private DNS name and its Availability Zone, from the lab's
 state (the kit's AMI runs no web server: this one stands for "a service on the instance"); port 22 is sshd,
-which sends its identification line (RFC 4253 section 4.2) as soon as a connection opens and, since the
-simulation does not speak SSH's key exchange, closes when the client answers; any other port has nothing
+a real SSH server that the emulator runs (`ssmlab.emulator.sshd`: a key exchange needs threads and keys, so it
+is not here), whose identification line is the distribution's OpenSSH (`SSH_IDENT`); any other port has nothing
 listening, so the agent's dial is refused (`session.portsession.connection_refused`). Every connection is
 answered once and then closed by the server (`Connection: close`), as a server may (RFC 9112 section 9.6).
 The web server also answers `GET /bytes/N` with N bytes (0..64 MiB) of application/octet-stream, the bytes 0 to
@@ -94,19 +94,6 @@ class WebServer:
         return lines.encode() + (b"" if head else body)
 
 
-class SshServer:
-    """sshd as far as its identification line; then the connection closes (no key exchange here)."""
-
-    def __init__(self, ident: bytes) -> None:
-        self.ident = ident
-
-    def opening(self) -> bytes:
-        return self.ident
-
-    def receive(self, data: bytes) -> tuple[bytes, bool]:
-        return b"", True
-
-
 class PostgresServer:
     """PostgreSQL's side of a connection as far as the password, which is always wrong."""
 
@@ -178,13 +165,11 @@ def page(state: LabState, instance_id: str) -> str:
             f"<table>\n{cells}\n</table>\n</body></html>\n")
 
 
-def dial(state: LabState, instance_id: str, port: int, now: float) -> WebServer | SshServer | None:
-    """What answers a connection to localhost:<port> on the instance; None: nothing listens (refused)."""
-    instance = state.instance(instance_id)
+def dial(state: LabState, instance_id: str, port: int, now: float) -> WebServer | None:
+    """What answers a connection to localhost:<port> on the instance, but sshd (`emulator.sshd`, a real SSH
+    server, which the emulator dials itself); None: nothing listens (refused)."""
     if port == WEB_PORT:
         return WebServer(page(state, instance_id), now)
-    if port == SSH_PORT and instance is not None:
-        return SshServer(SSH_IDENT.get(host.os_of(state, instance).key, SSH_IDENT["al2023"]))
     return None
 
 

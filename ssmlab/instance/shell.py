@@ -49,7 +49,7 @@ class SimulatedInstance:
     """One session's shell on one instance of `state`; `run` answers a line, `prompt` is what sh shows next."""
 
     def __init__(self, state: LabState, instance_id: str, *, files: Mapping[str, str] | None = None,
-                 agent_version: str | None = None, user: str = "ssm-user"):
+                 agent_version: str | None = None, user: str = "ssm-user", shell: str = "sh"):
         self.state = state
         self.instance = state.instance(instance_id)
         if self.instance is None:
@@ -57,6 +57,7 @@ class SimulatedInstance:
         self.files = _file_texts(files)
         self.agent_version = agent_version
         self.user = user
+        self.shell = shell  # "sh": the agent's session shell; "login" / "command": bash over SSH (`host.prompt`)
         self.os = host.os_of(state, self.instance)
         self.variables: dict[str, str] = {"HOME": "/root" if user == "root" else f"/home/{user}", "?": "0"}
         self.tokens: set[str] = set()
@@ -71,7 +72,8 @@ class SimulatedInstance:
 
     @property
     def prompt(self) -> str:
-        return host.prompt(self.os, self.user == "root")
+        return host.prompt(self.os, self.user == "root", self.shell, self.user,
+                           host.hostname(self.state, self.instance, self.os))
 
     def run(self, line: str) -> Answer:
         try:
@@ -129,7 +131,7 @@ class SimulatedInstance:
             return self._simple(args, captured, root=True)
         handler = self._commands.get(command)
         if handler is None:
-            return _Out(stderr=host.not_found(self.os, command), code=127)
+            return _Out(stderr=host.not_found(self.os, command, self.shell), code=127)
         return handler(args, root, captured)
 
     # -- commands ----------------------------------------------------------------------------------------------

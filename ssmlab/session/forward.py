@@ -47,6 +47,22 @@ class PortChannel(client.Channel):
         self._stream(wire.FLAG, wire.flag(value))
 
 
+def await_handshake(channel: PortChannel, session_id: str, timeout: float) -> list[bytes]:
+    """Until HandshakeComplete: the agent's HandshakeRequest answered (`client.Channel`); the data that came
+    meanwhile, in order. LabError when no handshake comes, or when the session is not a port session."""
+    pending: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while not channel.handshake_complete:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise LabError(f"no handshake from the agent of session {session_id} within {timeout:g} s")
+        pending += [m.payload for m in channel.receive(left) if m.payload_type == wire.OUTPUT]
+    if channel.session_type != port.SESSION_TYPE:
+        raise LabError(f"session {session_id} is a {channel.session_type or 'shell'} session, not a "
+                       f"{port.SESSION_TYPE} session")
+    return pending
+
+
 class Forwarder:
     """One port-forwarding session: a local listener and its data channel. Use as a context manager."""
 
@@ -102,16 +118,7 @@ class Forwarder:
         return self
 
     def _handshake(self) -> None:
-        """Until HandshakeComplete: the agent's HandshakeRequest answered (`client.Channel`), data kept."""
-        deadline = time.monotonic() + self.timeout
-        while not self.channel.handshake_complete:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise LabError(f"no handshake from the agent of session {self.session_id} within {self.timeout:g} s")
-            self._pending += [m.payload for m in self.channel.receive(left) if m.payload_type == wire.OUTPUT]
-        if self.channel.session_type != port.SESSION_TYPE:
-            raise LabError(f"session {self.session_id} is a {self.channel.session_type or 'shell'} session, not a "
-                           f"{port.SESSION_TYPE} session")
+        self._pending += await_handshake(self.channel, self.session_id, self.timeout)
 
     # -- the two threads -----------------------------------------------------------------------------
 
@@ -221,6 +228,18 @@ class Forwarder:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def answer(forwarding: Forwarder, ask: Any) -> str:
+    """What `ask(local_port)` (`session.probe`: a client's first exchange) got through the tunnel; when the agent
+    could not dial the port, its words instead, as the plugin prints them when the channel closes."""
+    try:
+        return ask(forwarding.local_port)
+    except OSError as error:
+        closed = forwarding.wait(2)
+        if closed is not None and closed.output:
+            return f"the agent closed the session: {closed.output}"
+        return f"no answer through the tunnel: {error}"
 
 
 def forward(lab: Any, instance_id: str, port_number: int, local_port: int = 0, host: str | None = None,

@@ -1,4 +1,4 @@
-"""Break the lab on purpose, one sticking point at a time (notebook 08), and the extra pieces it needs.
+"""Break the lab on purpose, one sticking point at a time (notebook 09), and the extra pieces it needs.
 
 Each breakage is one AWS call a learner could have made by hand (or a Terraform sample could
 have made for them). The repairs are the build steps themselves: running a step again puts
@@ -79,7 +79,7 @@ def launch_without_profile(lab: Lab) -> str:
 
     Idempotent: an existing one (found by its Name tag) is returned.
     """
-    return _launch_extra(lab, LATE_PROFILE_ROLE, "08's instance without a profile", profile=False)
+    return _launch_extra(lab, LATE_PROFILE_ROLE, "09's instance without a profile", profile=False)
 
 
 def launch_before_endpoints(lab: Lab) -> str:
@@ -91,7 +91,7 @@ def launch_before_endpoints(lab: Lab) -> str:
         return existing
     for service in endpoint_step.SESSION_MANAGER_SERVICES:
         delete_endpoint(lab, service)
-    return _launch_extra(lab, EARLY_ROLE, "08's instance launched before its endpoints", profile=True)
+    return _launch_extra(lab, EARLY_ROLE, "09's instance launched before its endpoints", profile=True)
 
 
 def _launch_extra(lab: Lab, role: str, why: str, *, profile: bool) -> str:

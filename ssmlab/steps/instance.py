@@ -24,7 +24,7 @@ AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-defau
 DEFAULT_INSTANCE_TYPE = "t3.micro"
 LIVE_STATES = LAUNCHED_STATES
 ROLE = "instance"
-"""The lab's instance is tagged Name=<lab>-instance (08's extra instance has a Name of its own)."""
+"""The lab's instance is tagged Name=<lab>-instance (09's extra instance has a Name of its own)."""
 # Right after an instance profile is created, EC2 may not see it yet (IAM is eventually
 # consistent) and RunInstances answers InvalidParameterValue; these are the waits between tries.
 PROFILE_PROPAGATION_BACKOFF = (2, 4, 8, 16, 16)

@@ -71,3 +71,26 @@ def ensure(lab: Lab, port: int = POSTGRES) -> PrivateHost:
     if found["State"]["Name"] != "running":
         wait(lab, "ec2", "instance_running", InstanceIds=[found["InstanceId"]])
     return PrivateHost(found["InstanceId"], found.get("PrivateIpAddress", ""), group["GroupId"], port, tuple(created))
+
+
+def allow_instance_egress(lab: Lab, host: PrivateHost) -> bool:
+    """Let the instance's security group send tcp `host.port` to the database host's group (a destination-group
+    egress rule, tagged); True when the rule was added, False when it was there. The kit's instance group allows
+    only HTTPS to the VPC out, so a forward to the database times out until this rule exists."""
+    ec2 = lab.client("ec2")
+    instance = only(_instances(lab, INSTANCE_ROLE), "instance", "InstanceId", lab)
+    if instance is None:
+        raise LabError(f"lab {lab.name} has no instance: build the lab first (ssmlab build)")
+    group_id = instance["SecurityGroups"][0]["GroupId"]
+    with explained(f"reading {group_id}'s outbound rules"):
+        [group] = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    if any(p.get("FromPort") == host.port and any(g.get("GroupId") == host.group_id for g in p.get("UserIdGroupPairs", []))
+           for p in group.get("IpPermissionsEgress", [])):
+        return False
+    with explained(f"allowing tcp {host.port} out of {group_id} to {host.group_id}"):
+        added = get_or_none(ec2.authorize_security_group_egress, missing=("InvalidPermission.Duplicate",),
+                            GroupId=group_id, IpPermissions=[{
+                                "IpProtocol": "tcp", "FromPort": host.port, "ToPort": host.port,
+                                "UserIdGroupPairs": [{"GroupId": host.group_id, "Description": "to the database host"}]}],
+                            TagSpecifications=lab.tag_specifications("security-group-rule", f"{ROLE}-out"))
+    return added is not None

@@ -4,7 +4,7 @@
   data with why it comes where it does; `leftovers` is what the audit counts as left.
 - `execute` and `audit` (`execute.py`): make the calls, with retries and waiters; read the region again.
 - `remove` (`removal.py`): one lab, read, planned, confirmed, executed and audited under the lab's lock.
-- `cleanup` (`cleanup.py`): `ssmlab cleanup` and notebook 10 as one call (one lab, or every lab older than
+- `cleanup` (`cleanup.py`): `ssmlab cleanup` and notebook 11 as one call (one lab, or every lab older than
   an age; whether to ask; what to say), returning a `CleanupReport`.
 - `fallback` (`fallback.py`): the same removal standing in for a cleanup notebook that failed in `ssmlab run`.
 """

@@ -1,6 +1,6 @@
 """`ssmlab cleanup` as one library call: which labs, whether to ask, what to say as it goes, and a report.
 
-The CLI and notebook 10 both call `cleanup`. Removing a lab takes minutes on AWS, so what a person reads
+The CLI and notebook 11 both call `cleanup`. Removing a lab takes minutes on AWS, so what a person reads
 comes as it happens, through `say` (the target, what is left alone and why, the plan when it matters, a
 line per deletion, the audit); the `CleanupReport` returned holds the same facts as data, for `--json`
 and the exit code. Whether to ask is policy, decided here: on target aws a plan that deletes something

@@ -1,6 +1,6 @@
 """The library's teardown standing in for a cleanup notebook that could not remove its lab.
 
-`ssmlab run` calls `fallback` when 10_cleanup failed (a cell out of time, a dead kernel, an error):
+`ssmlab run` calls `fallback` when 11_cleanup failed (a cell out of time, a dead kernel, an error):
 the notebook is the lesson, this is the guarantee behind it. The removal itself (read, plan,
 execute, audit, under the lab's lock) is `removal.remove`, as `ssmlab cleanup` runs it; `left_line`
 says after the run what may be left and which command removes it.

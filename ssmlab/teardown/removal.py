@@ -1,6 +1,6 @@
 """Removing one lab from start to end, under the lab's lock: read, plan, confirm, execute, audit.
 
-`ssmlab cleanup` and notebook 10 (through `teardown.cleanup`) and `ssmlab run` (when a failed run
+`ssmlab cleanup` and notebook 11 (through `teardown.cleanup`) and `ssmlab run` (when a failed run
 falls back to it) all call `remove`, so they cannot drift apart, and a build of the same lab never
 runs in the middle of a cleanup (nor a cleanup in the middle of a build): the plan is made from
 what exists once the lab is the cleanup's alone.
