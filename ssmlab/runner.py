@@ -36,7 +36,7 @@ from ssmlab.lab import Lab
 from ssmlab.run_kernel import KERNEL_NAME, RunKernel
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
-CLEANUP_SUFFIX = "_cleanup"  # the cleanup notebook, whatever its number (11_cleanup)
+CLEANUP_SUFFIX = "_cleanup"  # the cleanup notebook, whatever its number (11_cleanup): `is_cleanup`
 PARAMETERS = ("lab_name", "region", "target", "pictures_dir")
 # (per cell, per notebook) in seconds: the emulator answers in milliseconds; AWS takes minutes
 # (endpoints becoming available, a node registering, instances terminating).
@@ -88,6 +88,11 @@ def discover(folder: Path) -> list[Path]:
     return sorted(folder.glob(NOTEBOOK_GLOB))
 
 
+def is_cleanup(name: str) -> bool:
+    """Whether the notebook named `name` (its stem) is the cleanup notebook, run even after a failure."""
+    return name.endswith(CLEANUP_SUFFIX)
+
+
 def select(notebooks: Sequence[Path], only: Iterable[str] = (), keep: bool = False) -> list[Path]:
     """The notebooks to run: all (or those numbered in `only`), without the cleanup notebook when `keep`."""
     numbers = {p.name[:2]: p for p in notebooks}
@@ -100,7 +105,7 @@ def select(notebooks: Sequence[Path], only: Iterable[str] = (), keep: bool = Fal
                            f"one of {', '.join(sorted(numbers))}")
         wanted.append(number)
     chosen = [p for p in notebooks if not wanted or p.name[:2] in wanted]
-    chosen = [p for p in chosen if not (keep and p.stem.endswith(CLEANUP_SUFFIX))]
+    chosen = [p for p in chosen if not (keep and is_cleanup(p.stem))]
     if not chosen:
         raise BadInput(f"invalid choice --only {' '.join(wanted)} with --keep: no notebook left to run")
     return chosen
@@ -173,7 +178,7 @@ def run(
     with RunKernel(folder, output / "kernel.log") as kernel:
         for number, notebook in enumerate(notebooks, start=1):
             name = Path(notebook).stem
-            cleanup = name.endswith(CLEANUP_SUFFIX)
+            cleanup = is_cleanup(name)
             notebook_lab = replace(lab, name=f"{lab.name}-{name[:2]}") if alone else lab
             if failed and not cleanup and not alone:
                 results.append(NotebookRun(name, SKIPPED))
@@ -319,7 +324,7 @@ def failure_lines(results: Sequence[NotebookRun], lab: Lab | None = None) -> lis
     if lab is not None and lines:
         from ssmlab.teardown.fallback import left_line
 
-        cleanup = next((r for r in results if r.name.endswith(CLEANUP_SUFFIX)), None)
+        cleanup = next((r for r in results if is_cleanup(r.name)), None)
         left = left_line(lab, cleanup.removal if cleanup else None, ran_cleanup=cleanup is not None)
         lines += [left] if left else []
     return lines

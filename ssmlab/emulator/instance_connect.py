@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssmlab.emulator.protocol import AwsError
-from ssmlab.session.ssh import OS_USER
+from ssmlab.session.ssh import valid_os_user
 
 SERVICE = "ec2-instance-connect"
 KEY_LIFETIME = 60.0  # seconds: "The key remains for 60 seconds." (API Reference, SendSSHPublicKey)
@@ -114,7 +114,7 @@ def send_ssh_public_key(request: Any, keys: PushedKeys) -> dict[str, Any]:
     instance_id, os_user, text = params["InstanceId"], params["InstanceOSUser"], params["SSHPublicKey"]
     if not 10 <= len(instance_id) <= 32 or not INSTANCE_ID.match(instance_id):
         raise _invalid(f"InstanceId {instance_id!r} is not valid: expected i- followed by hex digits")
-    if not OS_USER.match(os_user) or len(os_user) > 32:
+    if not valid_os_user(os_user):
         raise _invalid(f"InstanceOSUser {os_user!r} is not a valid user name")
     if not 80 <= len(text) <= 4096:
         raise _invalid("SSHPublicKey must be 80 to 4096 characters long")

@@ -82,7 +82,7 @@ class Responders:
             return simulated_instance(self.fleet, instance_id, user, shell)
 
         return sshd.SshServer(instance_id, services.SSH_IDENT.get(os.key, services.SSH_IDENT["al2023"]),
-                              authorized, shell_for, sshd.users_of(os.key))
+                              authorized, shell_for, (host.login_user(os),))
 
     def __call__(self, session: Any) -> Any:
         with self._lock:

@@ -55,7 +55,8 @@ class SshServer:
         self.ident = ident.decode().strip()
         self.authorized = authorized  # (os user, paramiko public key) -> bool
         self.shell_for = shell_for  # (os user, "login" | "command") -> a SimulatedInstance
-        self.users = users  # the login users that exist on the instance
+        self.users = users  # who may log in: cloud-init's default user (`instance.host.login_user`); root's
+        # login is disabled by cloud-init (disable_root)
         self._outer: socket.socket | None = None
         self._transport: Any = None
         self._stopped = threading.Event()
@@ -203,11 +204,3 @@ class _Server(paramiko.ServerInterface):
         self.request = (kind, command)
         self.requested.set()
         return True
-
-
-def users_of(os_key: str) -> tuple[str, ...]:
-    """Who can log in over SSH: cloud-init's default user (`instance.host.LOGIN_USERS`); root's login is
-    disabled by cloud-init (disable_root)."""
-    from ssmlab.instance import host
-
-    return (host.LOGIN_USERS.get(os_key, "ec2-user"),)

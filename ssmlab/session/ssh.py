@@ -98,11 +98,16 @@ def login_user(lab: Any, instance_id: str) -> str:
     return host.login_user(host.os_of(state, instance)) if instance else host.LOGIN_USERS["al2023"]
 
 
+def valid_os_user(value: str) -> bool:
+    """InstanceOSUser as the API's model takes it: its pattern, at most 32 characters."""
+    return len(value) <= 32 and OS_USER.match(value) is not None
+
+
 def check_os_user(value: str) -> str:
     """A login user name as SendSSHPublicKey takes it; BadInput otherwise."""
     from ssmlab.errors import BadInput
 
-    if len(value) > 32 or not OS_USER.match(value):
+    if not valid_os_user(value):
         raise BadInput(f"invalid OS user {value!r}: expected a user name such as ec2-user or ubuntu (a letter or _, "
                        "then letters, digits, @ . _ -; at most 32 characters)")
     return value
