@@ -27,7 +27,7 @@ RECORD_MIME = "application/vnd.ssmlab.record+json"
 def start(lab_name: str, region: str | None = None, target: str | None = None) -> Lab:
     """The notebook's Lab, after saying where it acts; on target aws, the cost banner first."""
     lab = Lab(lab_name, region or default_region(), target or default_target())
-    _show_html(banner.html(lab), banner.text(lab))
+    show_html(banner.html(lab), banner.text(lab))
     record("target", {"lab": lab.name, "region": lab.region, "target": lab.target})
     return lab
 
@@ -87,7 +87,12 @@ def checkpoint(lab: Lab, steps: Iterable[str], next_step: str) -> None:
     record("checkpoint", {s.step: s.status for s in current})
     missing = [f"{s} is {by_step[s].status}" for s in wanted if by_step[s].status != status.COMPLETE]
     if missing:
-        raise LabError(f"checkpoint failed for lab {lab.name}: {'; '.join(missing)}; run this notebook's cells again")
+        from ssmlab.exercises import unsolved
+
+        open_ones = ", ".join(e.key for e in unsolved(lab.name))
+        todo = (f"exercise {open_ones} is not solved yet: its check says what is missing" if open_ones
+                else "run this notebook's cells again")
+        raise LabError(f"checkpoint failed for lab {lab.name}: {'; '.join(missing)}; {todo}")
     print(f"\ncheckpoint passed: {', '.join(wanted) or 'nothing to check'} complete.\nNext: {next_step}")
 
 
@@ -364,7 +369,8 @@ def recorded(notebook: Any) -> dict[str, Any]:
     return values
 
 
-def _show_html(markup: str, text: str) -> None:
+def show_html(markup: str, text: str) -> None:
+    """HTML in a notebook (the banner, an exercise's verdict); `text` anywhere else."""
     _show(lambda: {"text/html": markup, "text/plain": text}, text, raw=True)
 
 

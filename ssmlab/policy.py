@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
+
+from ssmlab import conditions
 
 from ssmlab.model import Policy, Role
 
@@ -70,14 +72,21 @@ def _action_matches(statement: dict, action: str) -> bool:
     return False  # a statement without Action or NotAction is invalid and matches nothing
 
 
-def _resource_matches(statement: dict, resource: str) -> bool:
+def _resource_matches(statement: dict, resource: str, context: dict | None = None) -> bool:
     """ARNs are case-sensitive. Resource "*" is what IAM sees for actions without resource-level
     permissions (ssmmessages, ec2messages), so only a pattern matching the literal "*" applies
-    to it, and a statement limited to some ARNs does not."""
+    to it, and a statement limited to some ARNs does not. Given the request's context, a policy
+    variable in a Resource takes the request's value (`conditions.substitute`)."""
+    def patterns(key: str) -> list[str]:
+        found = [str(r) for r in _as_list(statement[key])]
+        if context is None:
+            return found
+        return [s for s in (conditions.substitute(r, context) for r in found) if s is not None]
+
     if "Resource" in statement:
-        return any(matches(r, resource) for r in _as_list(statement["Resource"]))
+        return any(matches(r, resource) for r in patterns("Resource"))
     if "NotResource" in statement:
-        return not any(matches(r, resource) for r in _as_list(statement["NotResource"]))
+        return not any(matches(r, resource) for r in patterns("NotResource"))
     return False
 
 
@@ -90,17 +99,27 @@ def _source(policy: Policy, statement: dict) -> str:
     return f"{policy.name}/{statement['Sid']}" if statement.get("Sid") else policy.name
 
 
-def _matching(policies: Iterable[Policy], action: str, resource: str) -> Iterator[tuple[Policy, dict, bool]]:
+def _matching(policies: Iterable[Policy], action: str, resource: str,
+              context: Mapping[str, Any] | None) -> Iterator[tuple[Policy, dict, bool]]:
+    known = conditions.lowered(context) if context is not None else None
     for policy in policies:
         for statement in statements(policy.document):
-            if _action_matches(statement, action) and _resource_matches(statement, resource):
+            if not (_action_matches(statement, action) and _resource_matches(statement, resource, known)):
+                continue
+            if known is None:
                 yield policy, statement, bool(statement.get("Condition")) or _uses_variables(statement)
+            elif conditions.matches(statement.get("Condition"), context or {}):
+                yield policy, statement, False
 
 
-def evaluate(policies: Iterable[Policy], action: str, resource: str = "*") -> Decision:
-    """IAM's verdict for `action` on `resource` (an ARN, or "*") under these identity policies."""
+def evaluate(policies: Iterable[Policy], action: str, resource: str = "*",
+             context: Mapping[str, Any] | None = None) -> Decision:
+    """IAM's verdict for `action` on `resource` (an ARN, or "*") under these identity policies.
+
+    Without `context` a Condition is assumed to match (and the Decision says so); with the request's
+    context (condition keys to values, e.g. {"ssm:resourceTag/ssmlab:lab": "demo"}) it is decided."""
     allows, denies = [], []
-    for policy, statement, conditional in _matching(policies, action, resource):
+    for policy, statement, conditional in _matching(policies, action, resource, context):
         effect = str(statement.get("Effect", "")).capitalize()
         if effect == "Deny":
             denies.append((policy, statement, conditional))

@@ -6,8 +6,9 @@
   reset (`%reset -f`), so each notebook starts from nothing but imported modules stay warm —
   kernel start-up is paid once, not once per notebook. `--only NN` runs one notebook in a
   fresh kernel, which is how the tests prove each notebook stands alone.
-- Each notebook gets the run's `lab_name`, `region`, `target` and `pictures_dir` (those its
-  `parameters` cell declares), a timeout per cell and one per notebook (enforced as the
+- Each notebook gets the run's `lab_name`, `region`, `target` and `pictures_dir`, and
+  `solutions=True` (each exercise's solution applied, so a headless run proves every exercise
+  solvable and its check passing) — those its `parameters` cell declares — a timeout per cell and one per notebook (enforced as the
   cell's timeout, never longer than what is left of the notebook's), and its executed copy
   is written to the output folder, the diagrams to `<output>/pictures/`.
 - After a failure the remaining notebooks are skipped, except the cleanup notebook (unless
@@ -37,7 +38,7 @@ from ssmlab.run_kernel import KERNEL_NAME, RunKernel
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 CLEANUP_SUFFIX = "_cleanup"  # the cleanup notebook, whatever its number (11_cleanup): `is_cleanup`
-PARAMETERS = ("lab_name", "region", "target", "pictures_dir")
+PARAMETERS = ("lab_name", "region", "target", "pictures_dir", "solutions")
 # (per cell, per notebook) in seconds: the emulator answers in milliseconds; AWS takes minutes
 # (endpoints becoming available, a node registering, instances terminating).
 DEFAULT_TIMEOUTS = {"emulator": (120.0, 600.0), "aws": (1200.0, 3600.0)}
@@ -169,7 +170,7 @@ def run(
     output.mkdir(parents=True, exist_ok=True)
     pictures = output / "pictures"
     pictures.mkdir(exist_ok=True)
-    values = {"region": lab.region, "target": lab.target, "pictures_dir": str(pictures)}
+    values = {"region": lab.region, "target": lab.target, "pictures_dir": str(pictures), "solutions": True}
     folder = Path(notebooks[0]).resolve().parent
     results: list[NotebookRun] = []
     failed = restart = False
@@ -211,6 +212,10 @@ def _import_papermill_meanwhile() -> None:
     about 1 s of CPU (measured). nbformat never checks formats, so the run leaves that module out, and
     jsonschema leaves that one checker out (its own fallback when the module is missing)."""
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # before any thread may import jsonschema
+    # The kernel's manager is imported here first: the run needs it at once, and papermill imports it too, so two
+    # threads importing jupyter_client's circular package at the same moment could meet it half initialised
+    # (ImportError "partially initialized module 'jupyter_client.manager'", seen under pytest-xdist).
+    import jupyter_client.manager  # noqa: F401
 
     def load() -> None:
         try:

@@ -86,3 +86,40 @@ def test_on_target_aws_the_banner_is_the_cost_warning_with_account_and_region():
     from ssmlab.steps.endpoints import services_for
 
     assert f"{len(services_for())} interface endpoints x 1 AZ = $0.022 per hour" in shown  # what the build creates
+
+
+EXERCISE_HEADING = re.compile(r"^### Exercise (\d\d)\.(\d) · \S")
+
+
+def _code(cell) -> list[str]:
+    return [line for line in cell.source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_every_lesson_has_exercises_laid_out_as_the_readme_says(notebook):
+    """01-10: each exercise is a heading cell, the cell that prepares it, the learner's cell (runs as committed, doing
+    nothing), the solution collapsed and run only with solutions=True, and a check cell; all tagged `exercise`."""
+    path, nb = notebook
+    number = path.name[:2]
+    tagged = [(i, c) for i, c in enumerate(nb.cells) if "exercise" in c.metadata.get("tags", [])]
+    headings = [(i, c) for i, c in tagged if c.cell_type == "markdown"]
+    if not "01" <= number <= "10":
+        assert not tagged
+        return
+    assert headings, f"{path.name} has no exercise"
+    defaults = papermill.inspect_notebook(str(path))
+    assert defaults["solutions"]["default"] == "False", "the learner solves them: solutions off by default"
+    for k, (at, heading) in enumerate(headings, start=1):
+        match = EXERCISE_HEADING.match(heading.source)
+        assert match and match.groups() == (number, str(k)), heading.source[:60]
+        assert "exercise.hint(1)" in heading.source and "exercise.hint(2)" in heading.source
+        setup, answer, solution = nb.cells[at + 1: at + 4]
+        assert all("exercise" in c.metadata.get("tags", []) for c in (setup, answer, solution))
+        assert re.fullmatch(r"exercise = exercises\.\w+\(lab.*\)", _code(setup)[-1]), setup.source
+        assert answer.source.startswith("# Your turn") and "solution" not in answer.metadata["tags"]
+        assert all(re.fullmatch(r"\w+ = (None|lab\.client\(\"\w+\"\))|import \w+|document = .*|    .*|\]\}", line)
+                   for line in (code.split("  # ")[0] for code in _code(answer))), answer.source  # as committed: only names set, nothing done
+        assert "solution" in solution.metadata["tags"] and solution.metadata["jupyter"]["source_hidden"] is True
+        assert _code(solution)[0] == "if solutions:" and all(line.startswith("    ") for line in _code(solution)[1:])
+        end = headings[k][0] if k < len(headings) else len(nb.cells)
+        checks = [c for c in nb.cells[at + 4: end] if "exercise" in c.metadata.get("tags", [])]
+        assert len(checks) == 1 and re.fullmatch(r"exercise\.check\((answer|prediction)?\)", checks[0].source), checks

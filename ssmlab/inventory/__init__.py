@@ -6,7 +6,7 @@ every lab in the region, for `cleanup --all-labs`; `node` reads what Systems Man
 knows, for the doctor. Nothing downstream calls AWS.
 """
 
-from ssmlab.inventory.iam import lab_iam_names
+from ssmlab.inventory.iam import lab_iam_names, role
 from ssmlab.inventory.labs import find_labs
 from ssmlab.inventory.node import (
     DHMC_SETTING,
@@ -25,5 +25,5 @@ from ssmlab.inventory.snapshot import snapshot
 
 __all__ = [
     "DHMC_SETTING", "connection_status", "default_host_management_role", "find_labs", "lab_iam_names", "lab_resources",
-    "node_facts", "preferences_document", "saved_preferences", "session_preferences", "simulate_role", "snapshot",
+    "node_facts", "preferences_document", "role", "saved_preferences", "session_preferences", "simulate_role", "snapshot",
 ]

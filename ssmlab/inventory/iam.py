@@ -157,3 +157,8 @@ def _lab_iam(lab: Lab, path: str) -> tuple[tuple[IamRole, ...], tuple[IamProfile
 def _tag_list(call: Any, **kwargs: Any) -> dict | None:
     """A tag listing that is gone, refused or not emulated means 'no tags we can see': never the lab's."""
     return _unknown_on_refusal(lambda **kw: get_or_none(call, **kw), **kwargs)
+
+
+def role(lab: Lab, name: str) -> Role | None:
+    """One role read back with its policies' documents (an exercise's operator role), None when there is none."""
+    return _read_role(lab, lab.client("iam"), name)

@@ -32,7 +32,7 @@ def _group(lab: Lab, role: str) -> dict:
     return groups[0]
 
 
-def _endpoint(lab: Lab, service: str) -> dict | None:
+def find_endpoint(lab: Lab, service: str) -> dict | None:
     with explained(f"looking up the {service} endpoint"):
         found = describe_all(lab.client("ec2"), "describe_vpc_endpoints", "VpcEndpoints", Filters=[
             lab.tag_filter,
@@ -55,7 +55,7 @@ def remove_endpoint_ingress(lab: Lab) -> str:
 
 def private_dns_off(lab: Lab, service: str = "ssm") -> str:
     """Turn private DNS off on one endpoint: the service's public name then resolves to public addresses."""
-    endpoint = _endpoint(lab, service)
+    endpoint = find_endpoint(lab, service)
     if endpoint is None:
         raise LabError(f"lab {lab.name} has no {service} endpoint: build the endpoints step first")
     with explained(f"turning private DNS off on {endpoint['VpcEndpointId']}"):
@@ -65,7 +65,7 @@ def private_dns_off(lab: Lab, service: str = "ssm") -> str:
 
 def delete_endpoint(lab: Lab, service: str = "ssmmessages") -> str | None:
     """Delete one interface endpoint (and wait until its network interfaces are gone); None if there was none."""
-    endpoint = _endpoint(lab, service)
+    endpoint = find_endpoint(lab, service)
     if endpoint is None:
         return None
     ec2 = lab.client("ec2")

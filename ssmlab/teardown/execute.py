@@ -125,7 +125,7 @@ def _wait(lab: Lab, deletion: Deletion, sleep: Callable[[float], None]) -> None:
     ec2 = lab.client("ec2")
     config = lab.waiter_config
     for _ in range(config["MaxAttempts"]):
-        if deletion.wait == "vpc_endpoint_gone" and _vpc_endpoint_gone(
+        if deletion.wait == "vpc_endpoint_gone" and vpc_endpoint_gone(
             ec2, deletion.params["VpcEndpointIds"][0], deletion.releases
         ):
             return
@@ -135,7 +135,7 @@ def _wait(lab: Lab, deletion: Deletion, sleep: Callable[[float], None]) -> None:
     raise TimeoutError(f"{deletion.resource_id} was still being deleted after {config['Delay'] * config['MaxAttempts']}s")
 
 
-def _vpc_endpoint_gone(ec2: Any, endpoint_id: str, interface_ids: tuple[str, ...]) -> bool:
+def vpc_endpoint_gone(ec2: Any, endpoint_id: str, interface_ids: tuple[str, ...]) -> bool:
     """Gone when AWS no longer lists it (or lists it deleted) and its network interfaces are released."""
     from ssmlab.aws import get_or_none
 
