@@ -29,8 +29,9 @@ def endpoint_ingress(state: LabState, *, without_source: bool = False) -> sgrule
         state = replace(state, security_groups=tuple(
             replace(g, ingress=sourceless) if g.group_id == group.group_id else g for g in state.security_groups))
     subnets = [s for s in state.subnets if s.vpc_id == group.vpc_id]
-    peer = sgrules.Peer(
+    peer = sgrules.Peer(  # the lab's instances: in its subnets, carrying its instance group (a source-group rule counts)
         label="the private subnet " + ", ".join(s.cidr for s in subnets),
         networks=tuple(ipaddress.ip_network(s.cidr) for s in subnets),
+        group_ids=tuple(g.group_id for g in state.security_groups if g.name == f"{state.lab}-instance"),
     )
     return sgrules.check(state, (group.group_id,), "ingress", peer)

@@ -38,7 +38,7 @@ def dns_hostnames(lab: Lab) -> Exercise:
 def endpoint_ingress(lab: Lab) -> Exercise:
     """02: the endpoint group's inbound 443 removed (what the sourceless Terraform block leaves)."""
     group_id = breakage.remove_endpoint_ingress(lab)
-    state, vpc = _network(lab)
+    _, vpc = _network(lab)
     return Exercise("02-endpoint-ingress", lab.name, "write the endpoint group's ingress rule yourself",
                     lambda _: judges.endpoint_ingress(inventory.snapshot(lab)), (
         "A rule names a protocol, a port range and a source: IpPermissions=[{'IpProtocol': ..., 'FromPort': ..., "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from ssmlab import hostpath, netpath, policy, sgrules
+from ssmlab import hostpath, netpath, policy, sgrules, whatif
 from ssmlab.exercises.verdict import Verdict, unanswered, verdict
 from ssmlab.model import GONE_ENDPOINT_STATES, TAG_KEY, LabState, Role, SgRule, VpcEndpoint, has_lab_tag
 
@@ -47,7 +47,7 @@ def endpoint_ingress(state: LabState) -> Verdict:
     group = next((g for g in state.security_groups if g.name == f"{state.lab}-endpoints"), None)
     if group is None:
         return Verdict(missing=(f"lab {state.lab} has no endpoint security group: run the notebook's build cell first",))
-    judged = _instances_to_endpoints(state, group.group_id, group.vpc_id)
+    judged = whatif.endpoint_ingress(state)
     wide = [said for rule in group.ingress if sgrules.allows_port(rule, 443) for said in _too_wide(rule, 443)]
     sourceless = [r for r in group.ingress if not sgrules.has_peer(r)]
     return verdict([
@@ -55,15 +55,6 @@ def endpoint_ingress(state: LabState) -> Verdict:
          f"{group.group_id} does not admit the agent yet: {judged.detail}"
          + (" (a rule without a source admits nobody)" if sourceless else "")),
     ], notes=wide)
-
-
-def _instances_to_endpoints(state: LabState, group_id: str, vpc_id: str) -> sgrules.SgVerdict:
-    """May the lab's instances (in its subnets, carrying its instance group) reach the endpoint group on 443?"""
-    subnets = [s for s in state.subnets if s.vpc_id == vpc_id]
-    carried = tuple(g.group_id for g in state.security_groups if g.name == f"{state.lab}-instance")
-    peer = sgrules.Peer(label="the instances in " + ", ".join(s.cidr for s in subnets),
-                        networks=tuple(ipaddress.ip_network(s.cidr) for s in subnets), group_ids=carried)
-    return sgrules.check(state, (group_id,), "ingress", peer)
 
 
 def _live(endpoint: VpcEndpoint) -> bool:
