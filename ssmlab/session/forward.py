@@ -158,6 +158,9 @@ class Forwarder:
             except OSError:
                 return
             with self._lock:
+                if self._ended.is_set():  # the agent ended the session while this connection was accepted: the
+                    conn.close()          # pump has closed what it saw, so this one is closed here (the plugin exits)
+                    return
                 self._conn, pending, self._pending = conn, self._pending, []
                 self.connections += 1
                 try:
@@ -206,9 +209,15 @@ class Forwarder:
         return self.closed.output if self.closed else ""
 
     def _close_conn(self) -> None:
+        """Shut the local connection down, then close it: on Linux a close alone, while the relay thread sits in
+        recv() on it, sends no FIN, so the local client would wait for its own timeout (10 s in `probe`)."""
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client has gone already
             conn.close()
 
     def _shut(self) -> None:
