@@ -150,7 +150,7 @@ def test_ssmlab_forward_serves_a_get_until_it_is_stopped(lab, emulator):
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=15)
-    assert process.returncode == 0, err
+    assert process.returncode == 0, (out, err)
     assert "Exiting session with sessionId: " in out
     for args in (["--port", "0"], ["--port", "70000"], ["--port", "80", "--local-port", "-1"]):
         refused = emulator.cli("forward", "--lab", lab.name, "--region", REGION, *args)

@@ -75,16 +75,13 @@ class Forwarder:
         self.channel: PortChannel | None = None
         self.connections = 0  # local connections accepted so far
         self._listener: socket.socket | None = None
+        self.local_port = 0  # the port listened on, kept: the listener closes as soon as the session ends
         self._conn: socket.socket | None = None
         self._pending: list[bytes] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._ended = threading.Event()
         self._threads: list[threading.Thread] = []
-
-    @property
-    def local_port(self) -> int:
-        return self._listener.getsockname()[1] if self._listener else 0
 
     @property
     def closed(self) -> client.ChannelClosed | None:
@@ -97,6 +94,7 @@ class Forwarder:
         local = int(self.parameters["localPortNumber"][0])
         try:
             self._listener = socket.create_server(("127.0.0.1", local))
+            self.local_port = self._listener.getsockname()[1]
         except OSError as error:
             raise BadInput(f"cannot listen on 127.0.0.1:{local} ({error.strerror}): give a free local port, "
                            "or 0 for any") from None
