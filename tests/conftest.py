@@ -99,3 +99,15 @@ def emulator(tmp_path_factory):
         patch.setenv("SSMLAB_EMULATOR_URL", status["endpoint_url"])
         yield RunningEmulator(status["endpoint_url"], status["pid"], env)
     subprocess.run([SSMLAB, "emulator", "stop"], env=env, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch):
+    """botocore's retry backoff (up to 2^attempt s, jittered) cut to a millisecond, for tests that assert that
+    retries happen and get through, not how long they wait (timing belongs in `make bench`): about 10 s of CPU
+    in the throttling build alone."""
+    import botocore.endpoint
+
+    real_sleep = botocore.endpoint.time.sleep
+    monkeypatch.setattr(botocore.endpoint, "time",
+                        type("Backoff", (), {"sleep": staticmethod(lambda seconds: real_sleep(min(seconds, 0.001)))}))

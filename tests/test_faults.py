@@ -305,7 +305,7 @@ def resource_shape(lab: Lab) -> dict[str, list]:
     }
 
 
-def test_a_build_completes_through_botocore_retries_with_10_percent_throttling(url):
+def test_a_build_completes_through_botocore_retries_with_10_percent_throttling(url, quick_backoff):
     options = BuildOptions(session_logging=("cloudwatch", "s3"))
     clean = Lab("faults-clean", REGION, "emulator")
     build(clean, options)

@@ -75,7 +75,7 @@ LOST = ("CreateVpc", "CreateSubnet", "CreateRouteTable", "CreateSecurityGroup", 
         "CreateInstanceProfile", "RunInstances")
 
 
-def test_lost_answers_create_nothing_twice(emulator):
+def test_lost_answers_create_nothing_twice(emulator, quick_backoff):
     with LossyProxy(emulator.endpoint_url) as proxy:
         for action in LOST:
             proxy.drop(action)  # the emulator acts; the build never hears of it
