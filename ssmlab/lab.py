@@ -121,6 +121,11 @@ def default_target() -> str:
     return settings.current().target
 
 
+def default_lab_name() -> str:
+    """$SSMLAB_LAB, else the JupyterHub user's name made a lab name (a class: one lab per participant), else demo."""
+    return settings.current().lab
+
+
 @dataclass(frozen=True)
 class Lab:
     """One learner's lab: what it is called, where it lives, and which AWS it talks to."""

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from ssmlab import banner
 from ssmlab.errors import LabError
-from ssmlab.lab import Lab, default_region, default_target
+from ssmlab.lab import Lab, default_lab_name, default_region, default_target
 from ssmlab.realtime import fast_forward, wait_until_managed  # noqa: F401 - the notebooks call them from here
 
 RECORD_MIME = "application/vnd.ssmlab.record+json"
@@ -26,7 +26,7 @@ RECORD_MIME = "application/vnd.ssmlab.record+json"
 
 def start(lab_name: str, region: str | None = None, target: str | None = None) -> Lab:
     """The notebook's Lab, after saying where it acts; on target aws, the cost banner first."""
-    lab = Lab(lab_name, region or default_region(), target or default_target())
+    lab = Lab(lab_name or default_lab_name(), region or default_region(), target or default_target())
     show_html(banner.html(lab), banner.text(lab))
     record("target", {"lab": lab.name, "region": lab.region, "target": lab.target})
     return lab

@@ -27,12 +27,16 @@ EMULATOR_URL_VAR = "SSMLAB_EMULATOR_URL"
 STATE_DIR_VAR = "SSMLAB_STATE_DIR"
 TIME_SCALE_VAR = "SSMLAB_TIME_SCALE"
 FAULTS_VAR = "SSMLAB_FAULTS"
+LAB_VAR = "SSMLAB_LAB"
+HUB_USER_VAR = "JUPYTERHUB_USER"  # set by JupyterHub in every participant's server, and so in its kernels
 # What else decides a value: the XDG state directory, and the home directory behind `~`.
 _READ = (*REGION_VARS, TARGET_VAR, EMULATOR_URL_VAR, STATE_DIR_VAR, "XDG_STATE_HOME", "HOME",
-         TIME_SCALE_VAR, FAULTS_VAR)
+         TIME_SCALE_VAR, FAULTS_VAR, LAB_VAR, HUB_USER_VAR)
 
 DEFAULT_REGION = "ap-northeast-1"
 DEFAULT_TARGET = "emulator"
+DEFAULT_LAB = "demo"
+LAB_NAME_LENGTH = 24  # ssmlab.lab.LAB_NAME_RE: a lowercase letter, then letters, digits, hyphens
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Settings:
     state_dir: Path  # $SSMLAB_STATE_DIR, else $XDG_STATE_HOME/ssmlab, else ~/.local/state/ssmlab
     time_scale: str | None  # $SSMLAB_TIME_SCALE, as given: simulated seconds per wall second
     faults: str | None  # $SSMLAB_FAULTS, as given: the JSON of /ssmlab/faults
+    lab: str  # $SSMLAB_LAB (checked by the Lab), else $JUPYTERHUB_USER made a lab name, else demo
 
 
 def from_environ(environ: Mapping[str, str]) -> Settings:
@@ -60,7 +65,26 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         state_dir=_state_dir(environ),
         time_scale=environ.get(TIME_SCALE_VAR) or None,
         faults=given(FAULTS_VAR),
+        lab=given(LAB_VAR) or lab_name_for_user(given(HUB_USER_VAR) or "") or DEFAULT_LAB,
     )
+
+
+def lab_name_for_user(user: str) -> str | None:
+    """A participant's lab name from their JupyterHub user name, so that each participant of a class gets a lab
+    of their own: a valid name stays as it is; any other is lowercased, each run of other characters made one
+    hyphen, a letter put first when there is none, shortened to fit, and suffixed with 4 hex digits of the
+    name's SHA-1 (so "Alice.Smith" and "alice_smith" stay apart). None for an empty name."""
+    import hashlib
+    import re
+
+    if not user:
+        return None
+    if re.fullmatch(r"[a-z][a-z0-9-]{0,%d}" % (LAB_NAME_LENGTH - 1), user):
+        return user
+    base = re.sub(r"[^a-z0-9]+", "-", user.lower()).strip("-")
+    base = base if base[:1].isalpha() else f"u-{base}".rstrip("-")
+    suffix = hashlib.sha1(user.encode()).hexdigest()[:4]
+    return f"{base[:LAB_NAME_LENGTH - len(suffix) - 1].rstrip('-')}-{suffix}"
 
 
 def current() -> Settings:

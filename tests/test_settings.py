@@ -33,3 +33,28 @@ def test_reading_the_settings_imports_no_aws_library():
     code = ("import ssmlab.settings, sys; s = ssmlab.settings.current(); "
             "heavy = [m for m in ('boto3', 'botocore', 'moto') if m in sys.modules]; assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_a_participant_on_jupyterhub_gets_a_lab_named_after_them(monkeypatch):
+    """In a class each kernel runs with JUPYTERHUB_USER: notebooks whose lab_name is left empty act on a lab of
+    that participant's own; SSMLAB_LAB, when set, wins; without either the lab is demo."""
+    from ssmlab import notebook
+
+    for name in ("SSMLAB_LAB", "JUPYTERHUB_USER"):
+        monkeypatch.delenv(name, raising=False)
+    assert notebook.start("", "eu-west-1", "emulator").name == "demo"
+    monkeypatch.setenv("JUPYTERHUB_USER", "Alice.Smith")
+    assert notebook.start("", "eu-west-1", "emulator").name == settings.lab_name_for_user("Alice.Smith")
+    assert notebook.start("bob", "eu-west-1", "emulator").name == "bob"  # a name given is used as given
+    monkeypatch.setenv("SSMLAB_LAB", "workshop-7")
+    assert notebook.start("", "eu-west-1", "emulator").name == "workshop-7"
+
+
+def test_user_names_become_valid_distinct_lab_names():
+    names = ["alice", "Alice.Smith", "alice_smith", "alice-smith", "123", "ü", "a" * 40, "x.y@example.com"]
+    made = [settings.lab_name_for_user(n) for n in names]
+    assert made[0] == "alice" and made[3] == "alice-smith"  # valid names stay as they are
+    assert all(Lab(m, "eu-west-1", "emulator").name == m for m in made)  # all valid
+    assert len(set(made)) == len(made)  # and distinct: two participants never share a lab
+    assert made[1].startswith("alice-smith-") and made[4].startswith("u-123-") and len(made[6]) == 24
+    assert settings.lab_name_for_user("") is None
