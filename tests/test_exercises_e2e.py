@@ -1,6 +1,7 @@
-"""The exercises that act on the lab, against the emulator over its real API: each prepares the lab, its check
-refuses the lab as prepared and a wrong answer — saying what is missing and where the hints are — and accepts the
-right one; then the lab's cleanup removes what an exercise made (the operator role)."""
+"""The exercises against the emulator over its real API: each that acts prepares the lab, and its check refuses the
+lab as prepared and a wrong answer — saying what is missing and where the hints are — then accepts the right one;
+each question refuses a wrong answer, saying what that answer is instead; the lab's cleanup then removes what an
+exercise made (the operator role)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import json
 
 import pytest
 
-from ssmlab import exercises, inventory, teardown
+from ssmlab import cost, exercises, inventory, teardown
 from ssmlab.build import BuildOptions, build
 from ssmlab.emulator import control
 from ssmlab.emulator.agent import AGENT_START_DELAY
 from ssmlab.lab import Lab
+from ssmlab.prices import PriceBook
 from ssmlab.steps import private_host
 
 pytestmark = pytest.mark.emulator
@@ -92,6 +94,23 @@ def test_each_exercise_refuses_the_prepared_lab_and_a_wrong_answer_then_accepts_
     ec2.modify_instance_metadata_options(InstanceId=instance_id, HttpTokens="required")
     assert checked(exercise, capsys)[0]
 
+    # The questions: a wrong answer is refused with what it is instead, and the hint line.
+    exercise = exercises.endpoint_address(lab, instance_id)
+    refused(exercise, capsys, "the VPC's DNS resolver", answer="10.0.0.2")
+    state = inventory.snapshot(lab)
+    ssm = state.endpoints_for("ssm")[0]
+    address = next(e.private_ip for e in state.network_interfaces if e.eni_id in ssm.network_interface_ids)
+    assert checked(exercise, capsys, address)[0]
+    refused(exercises.transcript_endpoint(lab), capsys, "registration and health reports", answer=ssm.endpoint_id)
+    refused(exercises.doctor_prediction(lab, instance_id, "nothing"), capsys, "did not report ENDPOINT_MISSING",
+            "no error", answer="ENDPOINT_MISSING")
+    priced_region = Lab(lab.name, "ap-northeast-1", "emulator")  # 10 prices a region; sa-east-1's figures are unverified
+    exercise = exercises.cheapest_with_transcripts(priced_region, PriceBook.offline())
+    refused(exercise, capsys, "cannot record transcripts", answer="eice")
+    priced = cost.estimate(PriceBook.offline(), exercise.scenario)
+    best = min((o for o in priced.options if o.key == "nat" or "logs" in o.endpoints), key=lambda o: o.total)
+    assert checked(exercise, capsys, best.key)[0]
+
     database = private_host.ensure(lab)
     private_host.allow_instance_egress(lab, database)
     exercise = exercises.database_egress(lab, instance_id, database)  # the rule the kit would add: revoked
@@ -102,7 +121,7 @@ def test_each_exercise_refuses_the_prepared_lab_and_a_wrong_answer_then_accepts_
     ec2.authorize_security_group_egress(GroupId=exercise.group_id, IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": exercise.database_group_id}]}])
     assert checked(exercise, capsys)[0]
-    assert exercises.unsolved(lab.name) == []
+    assert [e.key for e in exercises.unsolved(lab.name)] == ["07-transcript-endpoint", "09-doctor-prediction"]  # refused above
 
     teardown.cleanup(lab, yes=True, say=lambda line: None)
     assert inventory.role(lab, f"{lab.name}-operator") is None  # the exercise's role went with the lab
