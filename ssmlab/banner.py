@@ -10,12 +10,13 @@ from __future__ import annotations
 import html as markup
 
 
-def line(lab) -> str:
-    """One line: the lab, its region and the target; on target aws the account, asked of STS (so an expired login
-    stops here, explained, before anything is created)."""
+def line(lab, what: str | None = None) -> str:
+    """One line: the lab (or `what`: "every lab"), its region and the target; on target aws the account, asked of
+    STS (so an expired login stops here, explained, before anything is created)."""
+    what = what or f"lab {lab.name}"
     if lab.is_emulator:
-        return f"lab {lab.name} in {lab.region} on the embedded emulator ({lab.endpoint_url})"
-    return f"lab {lab.name} in {lab.region} on REAL AWS account {_account(lab)}: resources created here are billed"
+        return f"{what} in {lab.region} on the embedded emulator ({lab.endpoint_url})"
+    return f"{what} in {lab.region} on REAL AWS account {_account(lab)}: resources created here are billed"
 
 
 def text(lab) -> str:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ssmlab import addressing
+from ssmlab import addressing, status
 from ssmlab.aws import describe_all, explained
 from ssmlab.errors import BadInput
 from ssmlab.lab import Lab
@@ -18,7 +18,7 @@ from ssmlab.locking import lab_lock
 from ssmlab.steps import endpoints, iam, instance, network, security_groups, session_encryption, session_logging
 
 STEPS = ("network", "security-groups", "endpoints", "iam", "instance", "session-logging", "session-encryption")
-OPTIONAL_STEPS = ("session-logging", "session-encryption")
+OPTIONAL_STEPS = status.OPTIONAL
 
 
 @dataclass(frozen=True)

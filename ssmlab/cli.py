@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from ssmlab import __version__, cli_sessions
+from ssmlab import __version__, cli_class, cli_sessions
 from ssmlab.errors import BadInput, SsmlabError
 
 
@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     cli_sessions.add_commands(commands, _lab_arguments)  # connect, forward
+    cli_class.add_commands(commands)  # class status, class cleanup
 
     cost = commands.add_parser(
         "cost", help="what Session Manager's endpoints cost, against EC2 Instance Connect Endpoint and a NAT gateway")

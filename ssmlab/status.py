@@ -8,6 +8,7 @@ from ssmlab import kmskey, preferences
 from ssmlab.model import GONE_ENDPOINT_STATES, LAUNCHED_STATES, LabState, has_lab_tag
 
 COMPLETE, PARTIAL, MISSING, DUPLICATE = "complete", "partial", "missing", "duplicate"
+OPTIONAL = ("session-logging", "session-encryption")  # steps a lab works without (`ssmlab build`'s options)
 
 
 @dataclass(frozen=True)

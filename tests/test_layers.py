@@ -17,7 +17,7 @@ PURE = {
     "ssmlab.preferences", "ssmlab.obstacles", "ssmlab.status", "ssmlab.whatif", "ssmlab.addressing",
     "ssmlab.diagram_scene", "ssmlab.diagram_breaks", "ssmlab.cost", "ssmlab.prices",
     "ssmlab.teardown.plan", "ssmlab.session.protocol", "ssmlab.session.portsession", "ssmlab.instance",
-    "ssmlab.hostpath", "ssmlab.conditions", "ssmlab.exercises.judges", "ssmlab.exercises.verdict",
+    "ssmlab.hostpath", "ssmlab.conditions", "ssmlab.exercises.judges", "ssmlab.exercises.verdict", "ssmlab.classroom",
 }
 NEVER = ("boto3", "botocore", "moto", "awscli")
 
