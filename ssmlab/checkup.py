@@ -23,7 +23,7 @@ def checkup(lab: Lab, instance_id: str | None = None) -> list[doctor.Diagnosis]:
         return [doctor.Diagnosis(None, lab.region, None, (doctor.Finding(
             "INSTANCE_NOT_FOUND", "error", None, f"lab {lab.name} has no instance in {lab.region}",
             advice(f"build it: ssmlab build --lab {lab.name} --region {lab.region}"),
-        ),))]
+        ),), state=state)]
     running = [i for i in ids if (state.instance(i) is not None and state.instance(i).state == "running")]
     nodes, preferences, dhmc_role = together(  # three independent reads at once
         lambda: inventory.node_facts(lab, running) if running else {},

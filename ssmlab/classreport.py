@@ -1,7 +1,7 @@
 """`ssmlab class status`: every lab in the region read for its facilitator, one row each (`classroom`).
 
-Each lab is found by its tag (`inventory.find_labs`), diagnosed by the doctor (`checkup`, whose snapshot the row
-is made from: no second read), its node's ping status read from Systems Manager, its hourly cost priced from the
+Each lab is found by its tag (`inventory.find_labs`), diagnosed by the doctor (`checkup`, whose snapshot and node
+facts the row is made from: no second read), its hourly cost priced from the
 kit's price snapshot; on the emulator, each lab's last change comes from the call log (one read for all labs).
 """
 
@@ -27,11 +27,9 @@ def read(lab: Lab) -> tuple[list[classroom.Participant], dt.datetime]:
 
     def row(name: str) -> classroom.Participant:
         one = replace(lab, name=name)
-        diagnoses = checkup(one)
-        state = next((d.state for d in diagnoses if d.state is not None), None) or inventory.snapshot(one)
-        ids = [d.instance_id for d in diagnoses if d.instance_id]
-        facts = inventory.node_facts(one, ids) if ids else {}
-        ping = next((f.ping_status for f in facts.values() if f.ping_status), None)
+        diagnoses = checkup(one)  # each with the snapshot it judged and the node as Systems Manager sees it
+        state = next(d.state for d in diagnoses if d.state is not None)
+        ping = next((d.node.ping_status for d in diagnoses if d.node and d.node.ping_status), None)
         return classroom.participant(state, diagnoses, ping, _hourly(state, book, now), seen.get(name))
 
     return list(together(*[lambda name=name: row(name) for name in names])) if names else [], now

@@ -78,6 +78,7 @@ class Diagnosis:
     blind_spots: tuple[str, ...] = BLIND_SPOTS
     # The snapshot it was judged from: a picture drawn from it shows what the doctor saw, without reading again.
     state: LabState | None = field(default=None, compare=False, repr=False)
+    node: NodeFacts | None = field(default=None, compare=False, repr=False)  # Systems Manager's view, when asked
 
     @property
     def ok(self) -> bool:
@@ -118,7 +119,7 @@ def diagnose(
             f"{instance_id} is not an instance in {state.region} (or you may not describe it)",
             advice(f"check the id and the region: aws ec2 describe-instances --instance-ids {instance_id} "
                    f"--region {state.region}"),
-        ),), state=state)
+        ),), state=state, node=node)
     if instance.state != "running":
         return Diagnosis(instance_id, state.region, managed, (_finding(
             "INSTANCE_NOT_RUNNING", instance_id, f"{instance_id} is {instance.state}: no agent runs on it",
@@ -126,7 +127,7 @@ def diagnose(
             advice(f"wait until it is stopped (EC2 refuses to start a stopping instance), then aws ec2 start-instances "
                    f"--instance-ids {instance_id}") if instance.state == "stopping" else
             advice("launch a new instance: a terminated one cannot be started"),
-        ),), state=state)
+        ),), state=state, node=node)
 
     version = node.agent_version if node else None
     assessment = registration.assess(state, instance_id, agent_version=version)
@@ -153,7 +154,8 @@ def diagnose(
         "iam:SimulatePrincipalPolicy" if simulated_missing is not None
         else "the role's policy documents, evaluated by ssmlab.policy (iam:SimulatePrincipalPolicy was not available)"
     )
-    return Diagnosis(instance_id, state.region, managed, tuple(_dedupe(findings)), paths, iam_method, state=state)
+    return Diagnosis(instance_id, state.region, managed, tuple(_dedupe(findings)), paths, iam_method, state=state,
+                     node=node)
 
 
 # -- the rules -------------------------------------------------------------------------------
