@@ -90,9 +90,13 @@ def _operator_matches(operator: str, key: str, expected: Iterable[Any], context:
 
 def matches(condition: Mapping[str, Any] | None, context: Mapping[str, Any]) -> bool:
     """Whether a statement's Condition block holds for a request whose context is `context`."""
+    return holds(condition, lowered(context))
+
+
+def holds(condition: Mapping[str, Any] | None, known: Mapping[str, list[str]]) -> bool:
+    """`matches`, given the context already `lowered` (a policy's statements share one)."""
     if not condition:
         return True
-    known = lowered(context)
     return all(_operator_matches(operator, key, expected, known)
                for operator, block in condition.items() if isinstance(block, Mapping)
                for key, expected in block.items())

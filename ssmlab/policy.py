@@ -15,7 +15,6 @@ from functools import lru_cache
 from typing import Any, Iterable, Iterator, Mapping
 
 from ssmlab import conditions
-
 from ssmlab.model import Policy, Role
 
 # What the agent calls, from AWS managed policy AmazonSSMManagedInstanceCore (FACTS.md;
@@ -108,7 +107,7 @@ def _matching(policies: Iterable[Policy], action: str, resource: str,
                 continue
             if known is None:
                 yield policy, statement, bool(statement.get("Condition")) or _uses_variables(statement)
-            elif conditions.matches(statement.get("Condition"), context or {}):
+            elif conditions.holds(statement.get("Condition"), known):
                 yield policy, statement, False
 
 
