@@ -42,11 +42,17 @@ def find_endpoint(lab: Lab, service: str) -> dict | None:
     return found[0] if found else None
 
 
+def permissions_for_port(permissions: list[dict], port: int) -> list[dict]:
+    """The permissions (as describe_security_groups lists them) that let tcp `port` through: all traffic, or tcp
+    with a port range holding it."""
+    return [p for p in permissions
+            if p.get("IpProtocol") in ("-1", "tcp", "6") and p.get("FromPort", port) <= port <= p.get("ToPort", port)]
+
+
 def remove_endpoint_ingress(lab: Lab) -> str:
     """Revoke every inbound tcp/443 rule of the endpoint SG: what the sourceless Terraform ingress block leaves."""
     group = _group(lab, "endpoints")
-    rules = [p for p in group.get("IpPermissions", [])
-             if p.get("IpProtocol") in ("tcp", "-1") and p.get("FromPort", 443) <= 443 <= p.get("ToPort", 443)]
+    rules = permissions_for_port(group.get("IpPermissions", []), 443)
     if rules:
         with explained(f"revoking the inbound HTTPS rules of {group['GroupId']}"):
             lab.client("ec2").revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=rules)

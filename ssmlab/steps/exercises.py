@@ -81,14 +81,12 @@ def metadata_tokens_optional(lab: Lab, instance_id: str) -> None:
 
 
 def egress_revoked(lab: Lab, group_id: str, port: int) -> int:
-    """Revoke every outbound rule of `group_id` that lets tcp `port` out, except the kit's HTTPS ones (443
-    only); how many were revoked."""
+    """Revoke every outbound rule of `group_id` that lets tcp `port` out (the kit's 443-only rules do not);
+    how many were revoked."""
     ec2 = lab.client("ec2")
     with explained(f"reading {group_id}'s outbound rules"):
         [group] = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
-    rules = [p for p in group.get("IpPermissionsEgress", [])
-             if p.get("IpProtocol") == "-1" or (p.get("IpProtocol") in ("tcp", "6")
-                                                and p.get("FromPort", 0) <= port <= p.get("ToPort", 65535))]
+    rules = breakage.permissions_for_port(group.get("IpPermissionsEgress", []), port)
     if rules:
         with explained(f"revoking {group_id}'s outbound rules to port {port}"):
             ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=rules)
