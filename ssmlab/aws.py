@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+from ssmlab import settings
 from ssmlab.errors import LabError
 
 # What a learner should do about the AWS errors this kit is most likely to meet.
@@ -21,6 +22,16 @@ HINTS = {
     "ExpiredToken": "your AWS session has expired; log in again (aws sso login, or refresh your keys)",
     "RequestExpired": "your AWS session has expired or the clock is off; log in again",
 }
+_IN_CLASS = ("the class's emulator lets your keys act only on your own lab: the resource is another participant's, "
+             "or the call is outside the learner policy (see it: ssmlab policy learner --lab YOUR-LAB)")
+_NOT_IN_CLASS = ("the class's emulator does not accept these keys: set SSMLAB_ACCESS_KEY_ID and "
+                 "SSMLAB_SECRET_ACCESS_KEY to the ones your facilitator gave you (ssmlab class keys)")
+# The same codes from a class's emulator (a participant's keys are set): said in the class's terms.
+CLASS_HINTS = {
+    **{code: _IN_CLASS for code in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException")},
+    **{code: _NOT_IN_CLASS for code in ("AuthFailure", "InvalidClientTokenId", "UnrecognizedClientException",
+                                        "SignatureDoesNotMatch", "InvalidAccessKeyId")},
+}
 
 
 def error_code(error: Exception) -> str:
@@ -34,7 +45,7 @@ def explain(error: Exception, what: str) -> LabError:
     if isinstance(error, ClientError):
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "")
-        hint = HINTS.get(code)
+        hint = (CLASS_HINTS.get(code) if settings.current().emulator_keys else None) or HINTS.get(code)
         return LabError(f"{what} failed: {code}: {message}" + (f" ({hint})" if hint else ""))
     return LabError(f"{what} failed: {error}")
 

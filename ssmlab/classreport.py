@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from ssmlab import classroom, cost, inventory
 from ssmlab.aws import together
 from ssmlab.checkup import checkup
-from ssmlab.lab import Lab
+from ssmlab.lab import LAB_NAME_RE, Lab
 from ssmlab.prices import PriceBook, PriceMissing, UnknownRegion
 
 
-def read(lab: Lab) -> tuple[list[classroom.Participant], dt.datetime]:
-    """One row per lab in `lab`'s region (whose name is only a client's), in name order; and when it was read."""
+def read(lab: Lab, *, calls: Callable[[], list[dict[str, Any]]] | None = None
+         ) -> tuple[list[classroom.Participant], dt.datetime]:
+    """One row per lab in `lab`'s region (whose name is only a client's), in name order; and when it was read.
+    `calls`: the emulator's call log, for a caller inside the emulator (its dashboard), instead of reading all of
+    it over HTTP."""
     now = dt.datetime.now(dt.timezone.utc)
-    names = sorted(found.name for found in inventory.find_labs(lab))
-    seen = _last_calls(lab) if lab.is_emulator else {}
+    # A tag value that is no lab name (tagged by hand) is no participant's lab, and Lab() would refuse it.
+    names = sorted(found.name for found in inventory.find_labs(lab) if LAB_NAME_RE.fullmatch(found.name))
+    seen = _last_calls(lab, calls) if lab.is_emulator else {}
     book = PriceBook.offline()
 
     def row(name: str) -> classroom.Participant:
@@ -45,13 +49,13 @@ def _hourly(state: Any, book: PriceBook, now: dt.datetime) -> float:
 READS = ("Describe", "Get", "List")  # actions that change nothing: the facilitator's own reads are among them
 
 
-def _last_calls(lab: Lab) -> dict[str, dt.datetime]:
+def _last_calls(lab: Lab, calls: Callable[[], list[dict[str, Any]]] | None = None) -> dict[str, dt.datetime]:
     """Each lab's last call that changed something (a build, a session, a fix): reads are left out, so this
     report's own reads (and an earlier report's) never count as a participant's activity."""
     from ssmlab.emulator import control
 
     last: dict[str, dt.datetime] = {}
-    for call in control.calls(lab, all_labs=True).get("calls", []):
+    for call in calls() if calls else control.calls(lab, all_labs=True).get("calls", []):
         if call.get("lab") and call.get("time") and not str(call.get("action", "")).startswith(READS):
             when = dt.datetime.fromisoformat(str(call["time"]).replace("Z", "+00:00"))
             last[call["lab"]] = max(last.get(call["lab"], when), when)

@@ -36,6 +36,15 @@ EMULATOR_CREDENTIALS = {
 }
 
 
+def emulator_credentials() -> dict[str, str]:
+    """The keys aimed at the emulator: a class participant's (`$SSMLAB_ACCESS_KEY_ID` and
+    `$SSMLAB_SECRET_ACCESS_KEY`, classkeys), else the dummy ones. Never the user's AWS keys."""
+    keys = settings.current().emulator_keys
+    if keys is None:
+        return dict(EMULATOR_CREDENTIALS)
+    return {"aws_access_key_id": keys[0], "aws_secret_access_key": keys[1]}
+
+
 def validate_name(name: str) -> str:
     """Lab names end up in IAM names, bucket names and tags, so they are kept short and plain."""
     if not isinstance(name, str) or not LAB_NAME_RE.fullmatch(name):
@@ -181,7 +190,7 @@ class Lab:
             # Explicit dummy keys win over whatever profile or keys the user has set,
             # so nothing aimed at the emulator can ever sign a request for a real account.
             return boto3.session.Session(region_name=self.region, botocore_session=_botocore_core(),
-                                         **EMULATOR_CREDENTIALS)
+                                         **emulator_credentials())
         session = boto3.session.Session(region_name=self.region, botocore_session=self._botocore_session)
         if session.get_credentials() is None:
             raise BadInput(
@@ -244,9 +253,10 @@ class Lab:
     def _emulator_client(self, key: tuple[str, str, bool]):
         """On the emulator, one client per lab, emulator and service in the process, whichever Lab asks: a
         notebook kernel makes a Lab per notebook, and each new client costs ~10 ms of botocore's set-up.
-        The credentials are the fixed dummy ones, so nothing a client holds can go stale (on target aws
-        each Lab makes its own: the profile or keys may change between them)."""
-        shared = (self.endpoint_url, self.name, *key)
+        Keyed by the credentials too (the dummy ones, or a class participant's: `emulator_credentials`), so a
+        client never signs with keys the environment no longer gives (on target aws each Lab makes its own:
+        the profile or keys may change between them)."""
+        shared = (self.endpoint_url, self.name, settings.current().emulator_keys, *key)
         with _EMULATOR_CLIENTS_LOCK:
             if shared not in _EMULATOR_CLIENTS:
                 _EMULATOR_CLIENTS[shared] = self._new_client(*key)

@@ -29,9 +29,11 @@ TIME_SCALE_VAR = "SSMLAB_TIME_SCALE"
 FAULTS_VAR = "SSMLAB_FAULTS"
 LAB_VAR = "SSMLAB_LAB"
 HUB_USER_VAR = "JUPYTERHUB_USER"  # set by JupyterHub in every participant's server, and so in its kernels
+ACCESS_KEY_VAR = "SSMLAB_ACCESS_KEY_ID"  # a class's key pair (classkeys): only ever sent to the emulator
+SECRET_KEY_VAR = "SSMLAB_SECRET_ACCESS_KEY"
 # What else decides a value: the XDG state directory, and the home directory behind `~`.
 _READ = (*REGION_VARS, TARGET_VAR, EMULATOR_URL_VAR, STATE_DIR_VAR, "XDG_STATE_HOME", "HOME",
-         TIME_SCALE_VAR, FAULTS_VAR, LAB_VAR, HUB_USER_VAR)
+         TIME_SCALE_VAR, FAULTS_VAR, LAB_VAR, HUB_USER_VAR, ACCESS_KEY_VAR, SECRET_KEY_VAR)
 
 DEFAULT_REGION = "ap-northeast-1"
 DEFAULT_TARGET = "emulator"
@@ -50,6 +52,7 @@ class Settings:
     time_scale: str | None  # $SSMLAB_TIME_SCALE, as given: simulated seconds per wall second
     faults: str | None  # $SSMLAB_FAULTS, as given: the JSON of /ssmlab/faults
     lab: str  # $SSMLAB_LAB (checked by the Lab), else $JUPYTERHUB_USER made a lab name, else demo
+    emulator_keys: tuple[str, str] | None = None  # $SSMLAB_ACCESS_KEY_ID and $SSMLAB_SECRET_ACCESS_KEY: a class's
 
 
 def from_environ(environ: Mapping[str, str]) -> Settings:
@@ -66,6 +69,7 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         time_scale=environ.get(TIME_SCALE_VAR) or None,
         faults=given(FAULTS_VAR),
         lab=given(LAB_VAR) or lab_name_for_user(given(HUB_USER_VAR) or "") or DEFAULT_LAB,
+        emulator_keys=(key, secret) if (key := given(ACCESS_KEY_VAR)) and (secret := given(SECRET_KEY_VAR)) else None,
     )
 
 

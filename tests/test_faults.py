@@ -267,13 +267,16 @@ def test_both_kinds_are_drawn_and_logged(url):
     assert codes == {"RequestLimitExceeded", "Unavailable"}
 
 
-def test_internal_requests_and_ssmlab_routes_are_never_faulted(url):
+def test_ssmlab_routes_are_never_faulted_and_a_client_cannot_claim_to_be_internal(url):
     put_faults(url, rate=1.0, seed=1)  # every AWS request
-    ec2 = client(url, "ec2")
-    ec2.meta.events.register("before-sign", lambda request, **_: request.headers.__setitem__("X-Ssmlab-Internal", "test"))
-    ec2.describe_vpcs()
     assert request(url, "GET", "/ssmlab/health")[0] == 200
     assert request(url, "GET", "/ssmlab/faults")[1]["injected"] == 0
+    # Only the emulator's own requests carry its per-process mark; a client's header is no exemption.
+    ec2 = client(url, "ec2")
+    ec2.meta.events.register("before-sign", lambda request, **_: request.headers.__setitem__("X-Ssmlab-Internal", "test"))
+    with pytest.raises(ClientError):
+        ec2.describe_vpcs()
+    assert request(url, "GET", "/ssmlab/faults")[1]["injected"] >= 1
 
 
 # -- the headline: a whole build through botocore's retries ------------------------------------

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1] / "ssmlab"
 PURE = {
     "ssmlab.model", "ssmlab.errors", "ssmlab.findings", "ssmlab.fixes", "ssmlab.netpath", "ssmlab.nacl",
     "ssmlab.sgrules", "ssmlab.policy", "ssmlab.registration", "ssmlab.doctor", "ssmlab.encryption",
-    "ssmlab.node_status", "ssmlab.transcript", "ssmlab.hibernation", "ssmlab.amis", "ssmlab.kmskey",
+    "ssmlab.node_status", "ssmlab.transcript", "ssmlab.hibernation", "ssmlab.amis", "ssmlab.kmskey", "ssmlab.learner",
     "ssmlab.preferences", "ssmlab.obstacles", "ssmlab.status", "ssmlab.whatif", "ssmlab.addressing",
     "ssmlab.diagram_scene", "ssmlab.diagram_breaks", "ssmlab.cost", "ssmlab.prices",
     "ssmlab.teardown.plan", "ssmlab.session.protocol", "ssmlab.session.portsession", "ssmlab.instance",

@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ssmlab import emulator, runner
+from ssmlab import classkeys, emulator, learner, runner
+from ssmlab.emulator import control
 from ssmlab.lab import Lab
 
 pytestmark = pytest.mark.emulator
@@ -29,18 +30,31 @@ EXPECTED_09 = {  # scenario -> error codes the doctor must find while it is brok
 }
 
 
+CLASS_SECRET = "the-notebook-tests-class-secret"
+
+
 @pytest.fixture(scope="module")
 def notebook_emulator(tmp_path_factory):
+    """A class's emulator (class mode): the sequence runs as a participant, so every call the notebooks make is
+    signed with a participant's keys and allowed by the learner policy, or the run fails."""
     with pytest.MonkeyPatch.context() as patch:  # this process and the kernels it starts
         for key in [k for k in os.environ if k.startswith(("AWS_", "SSMLAB_"))]:
             patch.delenv(key)
         patch.setenv("SSMLAB_STATE_DIR", str(tmp_path_factory.mktemp("notebook-emulator")))
+        patch.setenv(classkeys.SECRET_VAR, CLASS_SECRET)
         status = emulator.start()
+        patch.delenv(classkeys.SECRET_VAR)  # the emulator's, not the kernels'
         patch.setenv("SSMLAB_EMULATOR_URL", str(status.endpoint_url))
         try:
-            yield status.endpoint_url
+            yield patch
         finally:
             emulator.stop()
+
+
+def keys(patch: pytest.MonkeyPatch, credentials: classkeys.Credentials) -> None:
+    """Sign as these keys, here and in the kernels started from here."""
+    patch.setenv(classkeys.ACCESS_KEY_VAR, credentials.access_key_id)
+    patch.setenv(classkeys.SECRET_KEY_VAR, credentials.secret_access_key)
 
 
 def check(name: str, values: dict) -> None:
@@ -104,18 +118,28 @@ def run(lab_name: str, notebooks: list[Path], output: Path, alone: bool = False)
     return results
 
 
-def test_the_whole_sequence_once(notebook_emulator, tmp_path):
+def test_the_whole_sequence_once_as_a_class_participant(notebook_emulator, tmp_path):
+    keys(notebook_emulator, classkeys.participant_credentials(CLASS_SECRET, "nb-sequence"))
     results = run("nb-sequence", NOTEBOOKS, tmp_path)
     assert [r.name for r in results] == [p.stem for p in NOTEBOOKS]
     for result in results:
         check(result.name, result.recorded)
     assert next(r for r in results if r.name.startswith("10")).recorded["lab_cost"]["exists"]
     assert len(list((tmp_path / "pictures").glob("*.png"))) >= 8
+    # The learner policy is derived from these calls: every one is listed, none was refused.
+    keys(notebook_emulator, classkeys.roster(CLASS_SECRET).facilitator)  # the call log is the facilitator's
+    calls = control.calls(Lab("nb-sequence", REGION, "emulator"), all_labs=True)["calls"]
+    refused = sorted({(c["service"], c["action"], c["error"]) for c in calls
+                      if c["error"] in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")})
+    assert not refused, refused
+    unlisted = sorted({(c["service"], c["action"]) for c in calls} - set(learner.notebook_calls()))
+    assert not unlisted, f"add these to ssmlab/data/notebook_calls.json: {unlisted}"
 
 
 def test_each_notebook_alone_from_a_fresh_lab(notebook_emulator, tmp_path):
     """Each notebook against a lab of its own (nb-alone-NN), in one kernel reset between notebooks as
     `ssmlab run` does; 00 ran alone from a fresh lab as the sequence's first notebook."""
+    keys(notebook_emulator, classkeys.roster(CLASS_SECRET).facilitator)  # a lab per notebook: the facilitator's
     alone = [p for p in NOTEBOOKS if p.name[:2] != "00"]
     results = run("nb-alone", alone, tmp_path, alone=True)
     assert [r.name for r in results] == [p.stem for p in alone]

@@ -98,7 +98,9 @@ class SsmlabApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(PREFIX):
+        # ssmlab's routes: everything under /ssmlab/, and a few exact paths elsewhere (the dashboard under a
+        # JupyterHub service prefix, which the hub's proxy keeps); anything else is an AWS request.
+        if not path.startswith(PREFIX) and (environ.get("REQUEST_METHOD", "GET"), path) not in self.routes:
             request = self.parse(environ)
             if not self.may_change(request):
                 return self.call_log.record(environ, start_response, self.aws_app)

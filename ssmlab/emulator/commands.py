@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 
+from ..errors import BadInput
 from .faults import add_arguments as add_fault_arguments
 from .faults import from_args as fault_config
 
@@ -45,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     serve.add_argument("--time-scale", type=_time_scale, default=None, metavar="N",
                        help="simulated seconds per wall second (default $SSMLAB_TIME_SCALE, else 10)")
+    serve.add_argument("--class", dest="roster", metavar="FILE",
+                       help="run a class: a roster (ssmlab class roster); each participant signs with keys of their "
+                            "own and may act only on their own lab (default $SSMLAB_CLASS_SECRET, else no class)")
+    serve.add_argument("--data-channel-port", type=int, default=0, metavar="PORT",
+                       help="where sessions' data channels listen (default: a free port; fix it to let a firewall "
+                            "or a Kubernetes Service through)")
     add_fault_arguments(serve)
     serve.set_defaults(func=cmd_serve, parser=serve)
 
@@ -80,9 +87,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ssmlab import classkeys
+
     from .server import serve
 
-    serve(args.host, args.port, time_scale=args.time_scale, faults=fault_config(args, args.parser))
+    roster = classkeys.load(args.roster) if args.roster else None  # a bad file: one line, before anything starts
+    if not 0 <= args.data_channel_port <= 65535:
+        raise BadInput(f"--data-channel-port {args.data_channel_port} is not a TCP port; give 1-65535, or omit it")
+    serve(args.host, args.port, time_scale=args.time_scale, faults=fault_config(args, args.parser), roster=roster,
+          data_channel_port=args.data_channel_port)
     return 0
 
 

@@ -31,10 +31,12 @@ class ChannelRefused(Exception):
 class DataChannelServer:
     """Serves every session's data channel; `backend` is ssm_models.SessionManagerBackend."""
 
-    def __init__(self, backend: Any, responder_for: Callable[[Any], Any], host: str = "127.0.0.1") -> None:
+    def __init__(self, backend: Any, responder_for: Callable[[Any], Any], host: str = "127.0.0.1",
+                 port: int = 0) -> None:
         self.backend = backend
         self.responder_for = responder_for
-        self.host = host
+        self.host = host  # the emulator's own bind address: a class's shared emulator listens beyond loopback
+        self.requested_port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -44,7 +46,8 @@ class DataChannelServer:
         # max_queue=None: a channel that streams a large answer reads no frames meanwhile; the client's
         # acknowledgements of it queue up here instead of filling the TCP buffers until both ends block
         # (a 12 MiB download through `forward` stalled so). They are small and consumed once the answer is sent.
-        self._server = serve(self._handle, self.host, 0, compression=None, max_size=2**20, max_queue=None)
+        self._server = serve(self._handle, self.host, self.requested_port, compression=None, max_size=2**20,
+                             max_queue=None)
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-datachannel", daemon=True)
         self._thread.start()
         return self
@@ -55,7 +58,20 @@ class DataChannelServer:
 
     @property
     def base_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
+        """Where a client on this machine connects (a wildcard bind through loopback)."""
+        from ssmlab.emulator.server import url_for
+
+        return "ws" + url_for(self.host, self.port)[4:]
+
+    def reachable(self, stream_url: str, request_host: str | None) -> str:
+        """A StreamUrl a client reaches the way it reached the emulator: on a wildcard bind (a class's emulator
+        on 0.0.0.0), the host the client's request named, with this server's port; else as it is."""
+        if self.host not in ("", "0.0.0.0", "::") or not request_host:
+            return stream_url
+        parsed = urllib.parse.urlsplit(stream_url)
+        hostname = urllib.parse.urlsplit(f"//{request_host}").hostname or parsed.hostname
+        netloc = f"[{hostname}]:{self.port}" if ":" in str(hostname) else f"{hostname}:{self.port}"
+        return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
 
     def stop(self) -> None:
         if self._server is not None:

@@ -129,7 +129,7 @@ def client_environ(*, autostart: bool = True) -> dict[str, str]:
 
     The region is left out on purpose: it belongs to the lab, not to the emulator.
     """
-    from ssmlab.lab import EMULATOR_CREDENTIALS
+    from ssmlab.lab import emulator_credentials
 
     url = endpoint_url(autostart=autostart)
     # Behind a corporate proxy, loopback traffic must not be sent to the proxy.
@@ -137,7 +137,7 @@ def client_environ(*, autostart: bool = True) -> dict[str, str]:
     no_proxy += [h for h in ("127.0.0.1", "localhost") if h not in no_proxy]
     return {
         "AWS_ENDPOINT_URL": url,
-        **{key.upper(): value for key, value in EMULATOR_CREDENTIALS.items()},
+        **{key.upper(): value for key, value in emulator_credentials().items()},
         settings.TARGET_VAR: "emulator",
         settings.EMULATOR_URL_VAR: url,
         "NO_PROXY": ",".join(no_proxy),

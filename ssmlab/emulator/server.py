@@ -46,7 +46,8 @@ def url_for(host: str, port: int) -> str:
 
 
 def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = None,
-          time_scale: float | None = None, faults: Any = None) -> None:
+          time_scale: float | None = None, faults: Any = None, roster: Any = None,
+          data_channel_port: int = 0) -> None:
     """Serve until SIGTERM / SIGINT / SIGHUP, then shut down and remove the state file.
 
     `port=0` lets the OS pick a free port (never moto's 5000 by default). `log_path` is
@@ -54,7 +55,13 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
     `time_scale` is how many simulated seconds the SSM Agents live per wall second
     (default $SSMLAB_TIME_SCALE, else clock.DEFAULT_TIME_SCALE). `faults`: a
     faults.FaultConfig to inject from the first request (default $SSMLAB_FAULTS, else off).
+    `roster`: a classkeys.Roster to run a class with (default $SSMLAB_CLASS_SECRET, else no class: any key works).
+    `data_channel_port`: where sessions' data channels are served (default a free port; fixed for a firewall or a
+    Kubernetes Service to let it through).
     """
+    from .. import classkeys
+
+    roster = roster or classkeys.from_environ()
     _refuse_if_running()
     os.environ.update(MOTO_ENV)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -70,6 +77,7 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
 
     app = make_app()
     from .clock import DEFAULT_TIME_SCALE, SimClock
+    from .dashboard import install as install_dashboard
     from .extensions import install_all
 
     given = settings.current().time_scale
@@ -81,16 +89,29 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
         raise BadInput(f"invalid time scale {scale!r}: expected a positive number")
     clock = SimClock(scale)
     fleet = install_all(app, clock)
+    if roster is not None:  # the emulator's own clients (agents, dashboard) sign as the facilitator
+        os.environ[settings.ACCESS_KEY_VAR], os.environ[settings.SECRET_KEY_VAR] = (
+            roster.facilitator.access_key_id, roster.facilitator.secret_access_key)
+    install_dashboard(app, roster)  # the facilitator's page, /ssmlab/class
     from .datachannel import DataChannelServer
 
-    channels = DataChannelServer(app.session_manager, app.responders).start()  # StartSession's StreamUrl
+    try:  # StartSession's StreamUrl; on the emulator's own address, so a class's participants reach it too
+        channels = DataChannelServer(app.session_manager, app.responders, host, data_channel_port).start()
+    except OSError as exc:
+        raise BadInput(f"--data-channel-port {data_channel_port} cannot be used ({exc.strerror}); choose another "
+                       "port, or omit it for a free one") from None
     app.session_manager.stream_base = channels.base_url
+    app.session_manager.reachable = channels.reachable
     from . import faults as fault_injection
 
     try:  # last, so a faulted request reaches no extension
         fault_injection.install(app, faults if faults is not None else fault_injection.from_environ())
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    if roster is not None:  # outermost: a request signed by nobody in the class reaches nothing
+        from . import classmode
+
+        classmode.install(app, roster)
     server = make_server(host, 0, app, threaded=True, request_handler=_quiet_handler(MotoRequestHandler, clock),
                          fd=listener.fileno())
     listener.close()  # werkzeug works on its own duplicate of the descriptor
@@ -122,6 +143,7 @@ def serve(host: str = DEFAULT_HOST, port: int = 0, *, log_path: str | None = Non
         "moto_version": app.moto_version,
         "time_scale": scale,
         "data_channel_port": channels.port,
+        "class": roster is not None,
     })
     fleet.start()
     threading.Thread(target=_warm_up, name="emulator-warm-up", daemon=True).start()

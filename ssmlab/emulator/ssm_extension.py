@@ -16,7 +16,7 @@ from ssmlab.emulator.clock import SimClock
 from ssmlab.emulator.fleet import Fleet
 from ssmlab.emulator.responders import Responders
 from ssmlab.emulator.ssm_api import SessionManagerApi
-from ssmlab.emulator.wsgi import INTERNAL_HEADER, read_json, send_json
+from ssmlab.emulator.wsgi import INTERNAL_HEADER, INTERNAL_TOKEN, read_json, send_json
 
 
 def install(app: Any, clock: SimClock) -> Fleet:
@@ -54,7 +54,10 @@ def install(app: Any, clock: SimClock) -> Fleet:
 
     def handler(action: Callable[[str, str, dict], dict]) -> Callable[[Any], Any]:
         def handle(request: Any) -> Any:
-            return json_response(action(request.region, request.account_id, request.params))
+            answer = action(request.region, request.account_id, request.params)
+            if "StreamUrl" in answer:  # StartSession, ResumeSession: reached as the caller reached the emulator
+                answer["StreamUrl"] = api.backend.reachable(answer["StreamUrl"], request.headers.get("host"))
+            return json_response(answer)
 
         return handle
 
@@ -111,7 +114,7 @@ def internal_client(service: str, region: str) -> Any:
 
 
 def _mark_internal(request: Any, **_: Any) -> None:
-    request.headers[INTERNAL_HEADER] = "agents"
+    request.headers[INTERNAL_HEADER] = INTERNAL_TOKEN
 
 
 def _query(environ: dict) -> dict[str, str]:

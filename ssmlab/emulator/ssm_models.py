@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ssmlab.emulator import principal
 from ssmlab.emulator.agent import ONLINE
 from ssmlab.emulator.protocol import AwsError
 from ssmlab.emulator.responders import simulated_instance
@@ -100,6 +101,8 @@ class SessionManagerBackend:
         self.sessions: dict[str, Session] = {}
         self.lock = threading.RLock()
         self.stream_base: str | None = None  # the data channel server's ws://host:port, once it serves
+        # StreamUrl as the caller reaches it (datachannel.reachable: the request's Host on a wildcard bind)
+        self.reachable: Callable[[str, str | None], str] = lambda url, host: url
         self._tokens: dict[str, tuple[str, bool]] = {}  # TokenValue -> (session id, used)
 
     # -- managed nodes -----------------------------------------------------------------------
@@ -211,11 +214,15 @@ class SessionManagerBackend:
         if assessment is None or not assessment.session_channel.passed:
             raise not_connected(target)
         now = self.clock.now()
+        # A session's id starts with its owner's user name, as AWS names an IAM user's sessions (which is what a
+        # policy's session/${aws:username}-* relies on); in class mode the owner is the participant.
+        caller = principal.current()
+        owner = caller.name if caller is not None else OWNER_NAME
         session = Session(
-            session_id=f"{OWNER_NAME}-{secrets.token_hex(8)}",
+            session_id=f"{owner}-{secrets.token_hex(8)}",
             target=target,
             region=region,
-            owner=f"arn:aws:sts::{account}:user/{OWNER_NAME}",
+            owner=caller.arn if caller is not None else f"arn:aws:sts::{account}:user/{OWNER_NAME}",
             document=document,
             reason=reason,
             started_at=now,

@@ -8,7 +8,9 @@ answer's framing is written once.
 
 from __future__ import annotations
 
+import hmac
 import json
+import secrets
 from http import HTTPStatus
 from itertools import chain, islice
 from typing import Any, Callable, Iterable, Iterator
@@ -24,6 +26,9 @@ Response = tuple[str, list[tuple[str, str]], bytes]
 INTERNAL_HEADER = "X-Ssmlab-Internal"
 """Marks the emulator's own requests (the simulated agents reading state back), so the call
 log and fault injection leave them out: a learner's call counts stay the learner's."""
+INTERNAL_TOKEN = secrets.token_hex(16)
+"""The mark's value: made by this process, so a client (a class's participant) cannot hide its calls by
+sending the header itself."""
 
 
 def environ_key(header: str) -> str:
@@ -43,7 +48,7 @@ FAULT_KEY = "ssmlab.fault"
 
 def is_internal(environ: dict[str, Any]) -> bool:
     """A request of the emulator's own (the simulated agents reading state back)."""
-    return bool(environ.get(INTERNAL_ENVIRON))
+    return hmac.compare_digest(str(environ.get(INTERNAL_ENVIRON, "")), INTERNAL_TOKEN)
 
 
 def status_line(status: int) -> str:
