@@ -20,7 +20,8 @@ SSMLAB = shutil.which("ssmlab", path=str(Path(sys.executable).parent)) or "ssmla
 
 # Under pytest-xdist (`make test`), the files whose tests take longest are handed out first, so the
 # workers end together instead of one finishing a notebook run alone.
-SLOWEST_FIRST = ("test_notebooks.py", "test_run_timeout.py", "test_reliability.py", "test_teardown.py")
+SLOWEST_FIRST = ("test_notebooks.py", "test_run_timeout.py", "test_reliability.py", "test_teardown.py",
+                 "test_jupyterhub.py", "test_doctor_fixes.py", "test_classmode.py")
 
 
 def pytest_collection_modifyitems(config, items):
