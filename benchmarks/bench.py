@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # figures.py, bench_sessions.py, handwritten.py
+sys.path.insert(0, str(Path(__file__).parent))  # figures.py, bench_sessions.py, bench_class.py, handwritten.py
 
+from bench_class import bench_class  # noqa: E402
 from bench_sessions import bench_forward_throughput, bench_session_round_trip  # noqa: E402
 from figures import RESULTS, report  # noqa: E402
 
@@ -338,6 +339,7 @@ def main() -> int:
     with_emulator(lambda labs: (bench_make_lab(labs), bench_build_calls(labs), bench_doctor_calls(labs),
                                 bench_session_round_trip(labs), bench_forward_throughput(labs)))
     bench_beside_other_labs()
+    bench_class()
     bench_make_test()
     missed = [r[0] for r in RESULTS if not r[4]]
     print(f"\n{len(RESULTS) - len(missed)} of {len(RESULTS)} within budget" + (f"; missed: {', '.join(missed)}" if missed else ""))
