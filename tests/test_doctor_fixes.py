@@ -116,8 +116,35 @@ SESSION = [
 ]
 
 
+def _aws_cli_here(lab: Lab, command: tuple[str, ...], env: dict[str, str] | None = None) -> repair.Applied:
+    """`repair.run` with the same AWS CLI (its driver: argv parsing, botocore's request) in this process rather
+    than a Python start-up per command: about 0.7 s of CPU each, some 30 commands in these tests. The subprocess
+    path itself is what `test_doctor_fix_shows_the_nacl_fix...` runs, through `ssmlab doctor --fix`."""
+    import contextlib
+    import io
+    import os
+
+    from awscli.clidriver import create_clidriver
+
+    assert command and command[0] == "aws", command
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        for key in [k for k in os.environ if k.startswith("AWS_") and k != "AWS_DATA_PATH"]:  # awscli's own data
+            patch.delenv(key)
+        for key, value in (env or repair.environment(lab)).items():
+            patch.setenv(key, value)
+        code = create_clidriver().main(list(command[1:]))
+    return repair.Applied(command, code, out.getvalue().strip())
+
+
 def _repair_each(lab: Lab, instance_id: str, cases: list) -> None:
     """Break, repair with the doctor's own commands (`repair.repair`, as `doctor --fix --yes` does), check."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(repair, "run", _aws_cli_here)
+        _break_and_repair(lab, instance_id, cases)
+
+
+def _break_and_repair(lab: Lab, instance_id: str, cases: list) -> None:
     for name, breakage_of, code in cases:
         target = breakage_of(lab, instance_id)
         diagnosed = target if isinstance(target, str) and target.startswith("i-") else instance_id
