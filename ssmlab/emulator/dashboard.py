@@ -37,7 +37,7 @@ from ssmlab.lab import Lab, validate_region
 
 from .dashboard_access import NO_STORE, Access
 from .hub_oauth import HubOAuth
-from .wsgi import INTERNAL_HEADER, INTERNAL_TOKEN, send, send_json
+from .wsgi import mark_internal, send, send_json
 
 log = logging.getLogger("ssmlab.emulator")
 
@@ -66,12 +66,8 @@ class _Facilitator(Lab):
 
     def client(self, service: str, region: str | None = None, *, retries: bool = True) -> Any:
         made = super().client(service, region, retries=retries)
-        made.meta.events.register("before-sign", _mark_internal, unique_id="ssmlab-dashboard")
+        made.meta.events.register("before-sign", mark_internal, unique_id="ssmlab-internal")
         return made
-
-
-def _mark_internal(request: Any, **_: Any) -> None:
-    request.headers[INTERNAL_HEADER] = INTERNAL_TOKEN
 
 
 def reader(app: Any) -> Callable[[str], dict[str, Any]]:

@@ -16,7 +16,7 @@ from ssmlab.emulator.clock import SimClock
 from ssmlab.emulator.fleet import Fleet
 from ssmlab.emulator.responders import Responders
 from ssmlab.emulator.ssm_api import SessionManagerApi
-from ssmlab.emulator.wsgi import INTERNAL_HEADER, INTERNAL_TOKEN, read_json, send_json
+from ssmlab.emulator.wsgi import mark_internal, read_json, send_json
 
 
 def install(app: Any, clock: SimClock) -> Fleet:
@@ -109,12 +109,8 @@ def _internal_lab(region: str) -> Any:
 def internal_client(service: str, region: str) -> Any:
     """A client whose requests are marked internal: left out of the call log and of fault injection."""
     made = _internal_lab(region).client(service)
-    made.meta.events.register("before-sign", _mark_internal, unique_id="ssmlab-internal")
+    made.meta.events.register("before-sign", mark_internal, unique_id="ssmlab-internal")
     return made
-
-
-def _mark_internal(request: Any, **_: Any) -> None:
-    request.headers[INTERNAL_HEADER] = INTERNAL_TOKEN
 
 
 def _query(environ: dict) -> dict[str, str]:

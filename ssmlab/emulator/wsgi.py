@@ -46,6 +46,11 @@ FAULT_KEY = "ssmlab.fault"
 """Set in the environ by the fault injector to the kind of fault it answered with."""
 
 
+def mark_internal(request: Any, **_: Any) -> None:
+    """botocore's before-sign handler for the emulator's own clients: their requests carry the mark."""
+    request.headers[INTERNAL_HEADER] = INTERNAL_TOKEN
+
+
 def is_internal(environ: dict[str, Any]) -> bool:
     """A request of the emulator's own (the simulated agents reading state back)."""
     return hmac.compare_digest(str(environ.get(INTERNAL_ENVIRON, "")), INTERNAL_TOKEN)
