@@ -109,17 +109,19 @@ def authorise(caller: principal.Principal, request: AwsRequest) -> None:
         raise _denied(caller, request, f"{request.service}:*", "*")
     action = learner.iam_action(request.service, request.action)
     try:
-        learner.scopes(action)
+        scoped = learner.scopes(action)
     except ValueError:
         raise _denied(caller, request, action, "*") from None
     if request.service == "ec2" and request.action.startswith(("Describe", "Get")):
         _fence(caller, request, action)
     context = {"aws:username": caller.name, "aws:userid": caller.user_id, "aws:PrincipalArn": caller.arn,
                f"aws:PrincipalTag/{learner.TAG_KEY}": caller.lab, "aws:RequestedRegion": request.region}
-    found = access.resources(request, action)
-    if not found and learner.READ not in learner.scopes(action):
-        return  # names nothing that exists: moto answers NotFound (the simulation's choice, `access`)
-    checks = [(action, r) for r in found] or [(action, access.Resource("*"))]
+    if learner.READ in scoped:  # authorised on "*" (AWS scopes it no further)
+        checks = [(action, access.Resource("*"))]
+    else:
+        checks = [(action, r) for r in access.resources(request, action)]
+        if not checks:
+            return  # names nothing that exists: moto answers NotFound (the simulation's choice, `access`)
     if action in ("ec2:RunInstances", "ec2:AssociateIamInstanceProfile"):
         checks += [("iam:PassRole", access.Resource(arn, {"iam:PassedToService": "ec2.amazonaws.com"}))
                    for arn in access.passed_roles(request)]
